@@ -1,0 +1,82 @@
+"""The local AWS: moto's server on 127.0.0.1, a free port, in this process.
+
+One engine per process (moto's backends are process-global). Clients made by
+:meth:`LocalEngine.client` talk HTTP to the server, exactly as the functions and the
+Step Functions interpreter do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from . import workarounds
+from .runtime import InProcessRuntime
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+_engine: LocalEngine | None = None
+_engine_lock = threading.Lock()
+
+
+class LocalEngine:
+    def __init__(self, repo_root: Path = REPO_ROOT) -> None:
+        from moto.server import ThreadedMotoServer
+
+        workarounds.install()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.repo_root = repo_root
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.port = port
+        self.endpoint_url = f"http://{host}:{port}"
+        # moto's Step Functions interpreter makes its own clients to localhost:$MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
+        self.runtime = InProcessRuntime(repo_root, self.endpoint_url, REGION)
+        self.runtime.install()
+        self.session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
+        )
+        self._config = Config(
+            retries={"max_attempts": 2, "mode": "standard"},
+            account_id_endpoint_mode="disabled",
+            max_pool_connections=50,
+        )
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+class _EndpointSession:
+    """A boto3-session look-alike whose clients all point at the engine."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self._engine = engine
+
+    def client(self, service: str) -> Any:
+        return self._engine.client(service)
+
+
+def get_engine() -> LocalEngine:
+    """The process's engine, started on first use."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = LocalEngine()
+        return _engine
+
+
+def endpoint_session(engine: LocalEngine) -> _EndpointSession:
+    return _EndpointSession(engine)

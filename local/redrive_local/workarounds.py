@@ -1,0 +1,300 @@
+"""Every place where the local stack corrects or extends moto, in one module.
+
+Each function names the moto behaviour it works around; ``tests/functional/test_workarounds.py``
+pins each one, so an upgrade of moto that fixes (or changes) a behaviour shows up as a
+failing test here rather than as a mystery elsewhere.
+
+Installed once per process by :func:`install`, before moto's server handles a request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.core.common_models import CloudFormationModel
+from moto.core.config import default_user_config
+
+_installed = False
+_lock = threading.Lock()
+
+# The in-process Lambda runtime registers itself here (see runtime.py); moto's invoke
+# path calls it instead of starting a Docker container.
+LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
+_lambda_invoker: LambdaInvoker | None = None
+
+
+def set_lambda_invoker(invoker: LambdaInvoker) -> None:
+    global _lambda_invoker
+    _lambda_invoker = invoker
+
+
+def install() -> None:
+    """Apply every workaround (idempotent)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        _configure_moto()
+        _run_lambda_in_process()
+        _stop_moto_stream_invocations()
+        _state_machine_targets_for_eventbridge()
+        _state_machines_from_cloudformation_are_executable()
+        _register_missing_cloudformation_types()
+        _installed = True
+
+
+def _configure_moto() -> None:
+    """moto executes state machines only with this flag, and runs Lambda only in Docker.
+
+    Lambda code in the template points at a local folder, not an S3 object, so moto's
+    check that the code object exists is turned off (``VALIDATE_LAMBDA_S3``).
+    """
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    default_user_config["lambda"] = {"use_docker": False}
+    os.environ["VALIDATE_LAMBDA_S3"] = "false"
+
+
+def _run_lambda_in_process() -> None:
+    """moto's ``LambdaFunction._invoke_lambda`` runs the code in a Docker container.
+
+    There is no Docker engine here; the local runtime runs the template's Handler in this
+    process instead and returns what moto expects: (payload, errored, logs).
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    def _invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+        if _lambda_invoker is None:
+            raise RuntimeError("the local Lambda runtime is not started")
+        return _lambda_invoker(self, event)
+
+    LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
+
+
+def _stop_moto_stream_invocations() -> None:
+    """moto invokes a function synchronously inside PutRecord / PutItem when an event
+    source mapping exists, and for DynamoDB it then *empties the stream shard*.
+
+    The local event source mapping emulator (esm.py) polls the streams as Lambda does, so
+    moto's own delivery is switched off; the shard keeps its records.
+    """
+    from moto.awslambda.models import LambdaBackend
+
+    def _no_delivery(self: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    LambdaBackend.send_kinesis_message = _no_delivery  # type: ignore[method-assign]
+    LambdaBackend.send_dynamodb_items = _no_delivery  # type: ignore[method-assign]
+
+
+def _state_machine_targets_for_eventbridge() -> None:
+    """moto's ``Rule.send_to_targets`` raises NotImplementedError for a Step Functions
+    target. Deliver it as EventBridge does: StartExecution with the (transformed) event
+    as input. Other targets go to moto's own code.
+    """
+    from moto.events.models import EventTemplateParser, Rule
+    from moto.utilities.arns import parse_arn
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            arn = parse_arn(target["Arn"])
+            if arn.service != "states":
+                others.append(target)
+                continue
+            transformer = target.get("InputTransformer", {})
+            if "Input" in target:
+                payload = target["Input"]
+            elif transformer:
+                payload = EventTemplateParser.parse(
+                    input_template=transformer.get("InputTemplate"),
+                    input_paths_map=transformer.get("InputPathsMap", {}),
+                    event=original_event,
+                )
+            else:
+                payload = original_event
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            _start_execution(arn.account, arn.region, target["Arn"], text)
+        if others:
+            saved = self.targets
+            self.targets = others
+            try:
+                original(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _start_execution(account: str, region: str, state_machine_arn: str, text: str) -> None:
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    backend = stepfunctions_parser_backends[account][region]
+    backend.start_execution(state_machine_arn, name=None, execution_input=text)
+
+
+def _state_machines_from_cloudformation_are_executable() -> None:
+    """moto's CloudFormation creates AWS::StepFunctions::StateMachine in the plain
+    Step Functions backend, which the API does not serve once ``execute_state_machine`` is
+    on, and it ignores DefinitionSubstitutions. Create it in the executing backend, with
+    the substitutions applied as CloudFormation does (``${Name}`` replaced by the value).
+    """
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+    from moto.stepfunctions.utils import cfn_to_api_tags
+
+    def create(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json["Properties"]
+        name = properties.get("StateMachineName", resource_name)
+        definition = apply_definition_substitutions(
+            properties.get("DefinitionString", ""), properties.get("DefinitionSubstitutions", {})
+        )
+        backend = stepfunctions_parser_backends[account_id][region_name]
+        return backend.create_state_machine(
+            name,
+            definition,
+            properties.get("RoleArn", ""),
+            tags=cfn_to_api_tags(properties.get("Tags", [])),
+        )
+
+    def delete(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str) -> None:
+        stepfunctions_parser_backends[account_id][region_name].delete_state_machine(resource_name)
+
+    StateMachine.create_from_cloudformation_json = classmethod(create)  # type: ignore[assignment]
+    StateMachine.delete_from_cloudformation_json = classmethod(delete)  # type: ignore[assignment]
+
+
+def apply_definition_substitutions(definition: str, substitutions: dict[str, Any]) -> str:
+    """CloudFormation replaces each ``${Key}`` in DefinitionString by its value."""
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    return definition
+
+
+class LocalCloudWatchAlarm(CloudFormationModel):
+    """AWS::CloudWatch::Alarm: moto's CloudFormation has no model for it (a GetAtt to it
+    aborts the stack). Created through moto's CloudWatch backend so the API sees it."""
+
+    def __init__(self, name: str, arn: str) -> None:
+        self.name = name
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        raise KeyError(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalCloudWatchAlarm:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        p = cloudformation_json["Properties"]
+        name = p.get("AlarmName", resource_name)
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=p.get("Namespace"),
+            metric_name=p.get("MetricName"),
+            comparison_operator=p["ComparisonOperator"],
+            evaluation_periods=int(p["EvaluationPeriods"]),
+            period=int(p.get("Period", 60)),
+            threshold=float(p["Threshold"]),
+            statistic=p.get("Statistic"),
+            description=p.get("AlarmDescription", ""),
+            dimensions=[{"Name": d["Name"], "Value": d["Value"]} for d in p.get("Dimensions", [])],
+            alarm_actions=p.get("AlarmActions", []),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"),
+            treat_missing_data=p.get("TreatMissingData"),
+        )
+        return cls(name, alarm.alarm_arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+
+class LocalSnsSubscription(CloudFormationModel):
+    """AWS::SNS::Subscription: moto's CloudFormation skips it silently."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalSnsSubscription:
+        from moto.sns.models import sns_backends
+
+        p = cloudformation_json["Properties"]
+        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(subscription.arn)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        from moto.sns.models import sns_backends
+
+        sns_backends[account_id][region_name].unsubscribe(resource_name)
+
+
+def _register_missing_cloudformation_types() -> None:
+    """moto builds its CloudFormation type map once (lru_cache) from the subclasses of
+    CloudFormationModel; the local models above are subclasses, so clear the caches."""
+    from moto.cloudformation import parsing
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    missing = {LocalCloudWatchAlarm.cloudformation_type(), LocalSnsSubscription.cloudformation_type()}
+    assert missing <= set(parsing.get_model_map()), "local CloudFormation models not registered"
