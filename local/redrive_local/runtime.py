@@ -17,6 +17,7 @@ What it keeps faithful to Lambda:
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import os
 import sys
@@ -73,6 +74,37 @@ class ThreadEnviron(MutableMapping[str, str]):
         return dict(self._current())
 
 
+class ThreadOutput(io.TextIOBase):
+    """``sys.stdout`` / ``sys.stderr``: what a handler prints goes to its invocation's log
+    (as Lambda sends it to CloudWatch Logs), not to the terminal of the local stack."""
+
+    def __init__(self, base: Any) -> None:
+        self._base = base
+        self._local = threading.local()
+
+    def activate(self, buffer: io.StringIO | None) -> None:
+        self._local.buffer = buffer
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self._local, "buffer", None)
+        return (buffer if buffer is not None else self._base).write(text)
+
+    def flush(self) -> None:
+        if getattr(self._local, "buffer", None) is None:
+            self._base.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _thread_outputs() -> tuple[ThreadOutput, ThreadOutput]:
+    if not isinstance(sys.stdout, ThreadOutput):
+        sys.stdout = ThreadOutput(sys.stdout)
+    if not isinstance(sys.stderr, ThreadOutput):
+        sys.stderr = ThreadOutput(sys.stderr)
+    return sys.stdout, sys.stderr  # type: ignore[return-value]
+
+
 _PASSTHROUGH = ("PATH", "HOME", "LANG", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
 
 
@@ -114,6 +146,8 @@ class InProcessRuntime:
         self._count_lock = threading.Lock()
         self._import_lock = threading.Lock()
         self._environ = _thread_environ()
+        self._stdout, self._stderr = _thread_outputs()
+        self.logs: list[tuple[str, str]] = []  # (function name, what it printed), newest last
 
     def install(self) -> None:
         workarounds.set_lambda_invoker(self.invoke)
@@ -177,17 +211,26 @@ class InProcessRuntime:
             log_stream_name="local",
             deadline=time.monotonic() + float(fn.timeout),
         )
+        output = io.StringIO()
         self._environ.activate(self.function_environment(fn))
+        self._stdout.activate(output)
+        self._stderr.activate(output)
         try:
             handler = self.resolve_handler(fn)
             result = handler(event, context)
-            return json.dumps(result), False, ""
+            return json.dumps(result), False, output.getvalue()
         except Exception as error:  # noqa: BLE001 - a function error is data for the caller
             payload = {
                 "errorType": type(error).__name__,
                 "errorMessage": str(error),
                 "stackTrace": traceback.format_tb(error.__traceback__),
             }
-            return json.dumps(payload), True, traceback.format_exc()
+            output.write(traceback.format_exc())
+            return json.dumps(payload), True, output.getvalue()
         finally:
             self._environ.activate(None)
+            self._stdout.activate(None)
+            self._stderr.activate(None)
+            with self._count_lock:
+                self.logs.append((fn.function_name, output.getvalue()))
+                del self.logs[:-500]

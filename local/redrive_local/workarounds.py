@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.common_models import CloudFormationModel
@@ -40,8 +42,10 @@ def install() -> None:
             return
         _configure_moto()
         _run_lambda_in_process()
+        _simple_lambda_backend_runs_functions()
         _stop_moto_stream_invocations()
         _state_machine_targets_for_eventbridge()
+        _unnamed_executions_get_a_uuid()
         _state_machines_from_cloudformation_are_executable()
         _register_missing_cloudformation_types()
         _installed = True
@@ -74,6 +78,32 @@ def _run_lambda_in_process() -> None:
     LambdaFunction._invoke_lambda = _invoke_lambda  # type: ignore[method-assign]
 
 
+def _simple_lambda_backend_runs_functions() -> None:
+    """With ``lambda.use_docker`` False (set above) moto serves the Lambda API from
+    ``LambdaSimpleBackend``, whose ``invoke`` returns the request body (or a queued canned
+    result) and never calls the function, so the in-process runtime is bypassed and every
+    Invoke, the Step Functions interpreter's included, echoes its input. Route it to
+    ``LambdaBackend.invoke``, which runs ``LambdaFunction.invoke`` and so the runtime.
+
+    moto marks a function error ``x-amz-function-error: Handled``; Lambda reports an
+    exception that escapes the handler as ``Unhandled`` (the value the event source
+    mapping's on-failure records carry in ``responseContext.functionError``), so the header
+    is rewritten to ``Unhandled``.
+    """
+    from moto.awslambda.models import LambdaBackend
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> str | bytes | None:
+        payload = LambdaBackend.invoke(self, function_name, qualifier, body, headers, response_headers)
+        if response_headers.get("x-amz-function-error") == "Handled":
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+
+
 def _stop_moto_stream_invocations() -> None:
     """moto invokes a function synchronously inside PutRecord / PutItem when an event
     source mapping exists, and for DynamoDB it then *empties the stream shard*.
@@ -92,8 +122,11 @@ def _stop_moto_stream_invocations() -> None:
 
 def _state_machine_targets_for_eventbridge() -> None:
     """moto's ``Rule.send_to_targets`` raises NotImplementedError for a Step Functions
-    target. Deliver it as EventBridge does: StartExecution with the (transformed) event
-    as input. Other targets go to moto's own code.
+    target. Deliver it as EventBridge does: StartExecution (under a generated execution
+    name) with the (transformed) event as input. Other targets go to moto's own code.
+
+    moto also keeps the event's ``time`` as epoch seconds, where EventBridge sends an
+    ISO-8601 string (``2019-10-02T17:04:40Z``); it is converted before matching targets.
     """
     from moto.events.models import EventTemplateParser, Rule
     from moto.utilities.arns import parse_arn
@@ -103,6 +136,7 @@ def _state_machine_targets_for_eventbridge() -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        original_event = event_with_iso_time(original_event)
         others = []
         for target in self.targets:
             arn = parse_arn(target["Arn"])
@@ -133,11 +167,33 @@ def _state_machine_targets_for_eventbridge() -> None:
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
 
 
+def event_with_iso_time(event: Any) -> Any:
+    """The event with ``time`` as EventBridge writes it, whatever moto stored."""
+    when = event.get("time") if isinstance(event, dict) else None
+    if isinstance(when, int | float):
+        stamp = datetime.fromtimestamp(when, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {**event, "time": stamp}
+    return event
+
+
 def _start_execution(account: str, region: str, state_machine_arn: str, text: str) -> None:
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     backend = stepfunctions_parser_backends[account][region]
     backend.start_execution(state_machine_arn, name=None, execution_input=text)
+
+
+def _unnamed_executions_get_a_uuid() -> None:
+    """moto names an execution started without ``name`` ``None`` (its ARN ends ``:None``,
+    so a second unnamed start collides with the first); Step Functions generates a UUID."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    StepFunctionsParserBackend.start_execution = start_execution  # type: ignore[method-assign]
 
 
 def _state_machines_from_cloudformation_are_executable() -> None:

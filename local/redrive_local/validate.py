@@ -1,0 +1,136 @@
+"""Static checks of the two deployable files: the ASL and template.yaml.
+
+- the ASL through npm ``asl-validator`` (schema and graph: missing targets,
+  unreachable states) and PyPI ``statelint``, with DefinitionSubstitutions filled in
+  as CloudFormation would; and through moto's ASL parser, the local engine;
+- every ``${Name}`` in the ASL has a DefinitionSubstitution and every substitution is used;
+- template.yaml through cfn-lint, and the translated CloudFormation too (cfn-lint checks
+  nothing inside AWS::Serverless::StateMachine).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .deploy import load_template, package_locally, translate
+from .workarounds import apply_definition_substitutions
+
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
+
+
+@dataclass
+class ValidationReport:
+    problems: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _placeholder_value(name: str) -> str:
+    """A syntactically valid stand-in for a substitution, by the name's suffix."""
+    if name.endswith("FunctionArn"):
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+    if name.endswith("TopicArn"):
+        return f"arn:aws:sns:us-east-1:123456789012:{name}"
+    if name.endswith("QueueUrl"):
+        return f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}"
+    if name.endswith("TableName") or name.endswith("BucketName"):
+        return name.lower()
+    return f"arn:aws:states:us-east-1:123456789012:stateMachine:{name}"
+
+
+def state_machines(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        logical: resource["Properties"]
+        for logical, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
+
+
+def _run(command: list[str]) -> tuple[int, str]:
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def validate_asl(asl_path: Path, substitutions: dict[str, Any], root: Path, report: ValidationReport) -> None:
+    text = asl_path.read_text()
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        report.problems.append(f"{asl_path}: not JSON: {error}")
+        return
+    used = set(PLACEHOLDER.findall(text))
+    declared = set(substitutions)
+    for name in sorted(used - declared):
+        report.problems.append(f"{asl_path}: ${{{name}}} has no DefinitionSubstitution in template.yaml")
+    for name in sorted(declared - used):
+        report.problems.append(f"template.yaml: DefinitionSubstitution {name} is not used in {asl_path.name}")
+    filled = apply_definition_substitutions(text, {name: _placeholder_value(name) for name in used})
+
+    with tempfile.NamedTemporaryFile("w", suffix=".asl.json", delete=False) as handle:
+        handle.write(filled)
+    node_validator = root / "node_modules" / ".bin" / "asl-validator"
+    if node_validator.exists():
+        code, output = _run([str(node_validator), "--json-path", handle.name])
+        report.checks.append("asl-validator")
+        if code:
+            report.problems.append(f"asl-validator: {asl_path}: {output}")
+    else:
+        report.problems.append("asl-validator is not installed (run: npm ci)")
+    code, output = _run([str(Path(sys.executable).with_name("statelint")), handle.name])
+    report.checks.append("statelint")
+    if code:
+        report.problems.append(f"statelint: {asl_path}: {output}")
+    Path(handle.name).unlink()
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+
+    try:
+        AmazonStateLanguageParser.parse(filled)
+        report.checks.append("moto ASL parser")
+    except Exception as error:  # noqa: BLE001 - the parser's own error types vary
+        report.problems.append(f"moto's ASL parser rejects {asl_path}: {type(error).__name__}: {error}")
+
+
+def validate_template(template_path: Path, report: ValidationReport) -> None:
+    cfn_lint = str(Path(sys.executable).with_name("cfn-lint"))
+    code, output = _run([cfn_lint, str(template_path)])
+    report.checks.append("cfn-lint template.yaml")
+    if code:
+        report.problems.append(f"cfn-lint: {template_path}: {output}")
+    root = template_path.parent
+    try:
+        translated = translate(package_locally(load_template(template_path), root), {}, "us-east-1", "123456789012")
+    except Exception as error:  # noqa: BLE001 - SAM's errors are reported as they are
+        report.problems.append(f"SAM translation of {template_path} failed: {error}")
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(translated, handle)
+    code, output = _run([cfn_lint, handle.name])
+    report.checks.append("cfn-lint translated template")
+    Path(handle.name).unlink()
+    if code:
+        report.problems.append(f"cfn-lint (translated CloudFormation): {output}")
+
+
+def validate_project(root: Path) -> ValidationReport:
+    report = ValidationReport()
+    template_path = root / "template.yaml"
+    template = load_template(template_path)
+    validate_template(template_path, report)
+    for logical, props in state_machines(template).items():
+        uri = props.get("DefinitionUri")
+        if not isinstance(uri, str):
+            report.problems.append(f"{logical}: DefinitionUri must name a file under statemachines/")
+            continue
+        validate_asl(root / uri, props.get("DefinitionSubstitutions", {}), root, report)
+    return report
