@@ -27,6 +27,7 @@ class Settings:
     default_concurrency: int
     default_batch_size: int
     default_target: str
+    run_defaults: str
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -43,4 +44,5 @@ class Settings:
             default_concurrency=_int("DEFAULT_CONCURRENCY", 2),
             default_batch_size=_int("DEFAULT_REDRIVE_BATCH_SIZE", 10),
             default_target=env.get("DEFAULT_TARGET") or "invoke",
+            run_defaults=env.get("RUN_DEFAULTS") or "{}",
         )

@@ -86,7 +86,7 @@ def _active_resources(translated: dict[str, Any], parameters: dict[str, str]) ->
         return node
 
     def holds(expr: Any) -> bool:
-        (fn, args), = expr.items()
+        ((fn, args),) = expr.items()
         if fn == "Condition":
             return condition(args)
         if fn == "Fn::Equals":

@@ -33,6 +33,9 @@ class LocalEngine:
 
         workarounds.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs every caught task failure with the whole state tree; the
+        # execution history and the run report say what happened.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.repo_root = repo_root
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()

@@ -110,7 +110,7 @@ _PASSTHROUGH = ("PATH", "HOME", "LANG", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "TMPD
 
 def _thread_environ() -> ThreadEnviron:
     if not isinstance(os.environ, ThreadEnviron):
-        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]
+        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - a view, not a reset
     return os.environ  # type: ignore[return-value]
 
 
@@ -219,7 +219,7 @@ class InProcessRuntime:
             handler = self.resolve_handler(fn)
             result = handler(event, context)
             return json.dumps(result), False, output.getvalue()
-        except Exception as error:  # noqa: BLE001 - a function error is data for the caller
+        except Exception as error:
             payload = {
                 "errorType": type(error).__name__,
                 "errorMessage": str(error),

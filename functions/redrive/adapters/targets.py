@@ -25,18 +25,38 @@ class RedriveTarget(Protocol):
 
 
 class InvokeTarget:
-    """Invoke the consumer synchronously with the event its mapping would send."""
+    """Invoke the consumer synchronously with the event its mapping would send.
 
-    def __init__(self, lambda_client: Any, region: str) -> None:
+    A function error fails the whole batch; like the event source mapping's
+    BisectBatchOnFunctionError, the batch is then split in two and each half tried, down
+    to single records, so one poison record does not fail its neighbours and every record
+    gets its own reason.
+    """
+
+    def __init__(self, lambda_client: Any, region: str, bisect_on_error: bool = True) -> None:
         self.lambda_client = lambda_client
         self.region = region
+        self.bisect_on_error = bisect_on_error
 
     def send(self, batch: dict[str, Any]) -> dict[str, str]:
         records = batch["records"]
         if not batch.get("functionArn"):
             return {r["recordId"]: "no consumer function is known for this record" for r in records}
+        return self._deliver(batch["functionArn"], records)
+
+    def _deliver(self, function_arn: str, records: list[dict[str, Any]]) -> dict[str, str]:
+        error, failed = self._invoke(function_arn, records)
+        if error is None:
+            return failed
+        if self.bisect_on_error and len(records) > 1:
+            middle = len(records) // 2
+            return {**self._deliver(function_arn, records[:middle]), **self._deliver(function_arn, records[middle:])}
+        return {r["recordId"]: error for r in records}
+
+    def _invoke(self, function_arn: str, records: list[dict[str, Any]]) -> tuple[str | None, dict[str, str]]:
+        """(error for the whole batch, or None; {recordId: reason} of reported item failures)."""
         response = self.lambda_client.invoke(
-            FunctionName=batch["functionArn"],
+            FunctionName=function_arn,
             InvocationType="RequestResponse",
             Payload=json.dumps(invocation_event(records, self.region)).encode(),
         )
@@ -47,15 +67,16 @@ class InvokeTarget:
                 why = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
             except (json.JSONDecodeError, AttributeError):
                 why = payload_text[:200]
-            return {r["recordId"]: f"consumer failed again ({why})" for r in records}
+            return f"consumer failed again ({why})", {}
         try:
             answer = json.loads(payload_text) if payload_text else None
         except json.JSONDecodeError:
             answer = None
         failed = failed_item_ids(answer, records)
         if failed is None:
-            return {r["recordId"]: "consumer's batchItemFailures named an unknown record" for r in records}
-        return {r["recordId"]: "consumer reported it in batchItemFailures" for r in records if r["sequenceNumber"] in failed}
+            return "consumer's batchItemFailures named a record not in the batch", {}
+        reason = "consumer reported it in batchItemFailures"
+        return None, {r["recordId"]: reason for r in records if r["sequenceNumber"] in failed}
 
 
 class StreamTarget:
@@ -84,7 +105,10 @@ class StreamTarget:
             response = self.kinesis.put_records(
                 StreamARN=stream_arn,
                 Records=[
-                    {"Data": base64.b64decode(r.get("payload", "")), "PartitionKey": r.get("partitionKey") or r["recordId"]}
+                    {
+                        "Data": base64.b64decode(r.get("payload", "")),
+                        "PartitionKey": r.get("partitionKey") or r["recordId"],
+                    }
                     for r in pending
                 ],
             )
@@ -109,7 +133,7 @@ class StreamTarget:
                 continue
             try:
                 self.dynamodb.put_item(TableName=table, Item=record["newImage"])
-            except Exception as error:  # noqa: BLE001 - every failure is recorded per record
+            except Exception as error:
                 failed[record["recordId"]] = f"PutItem failed: {error}"
         return failed
 

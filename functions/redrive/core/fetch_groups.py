@@ -66,6 +66,14 @@ class PointerAssignment:
     record_ids: list[str]
     expired: int
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "messageId": self.message_id,
+            "pointer": self.pointer,
+            "recordIds": self.record_ids,
+            "expired": self.expired,
+        }
+
 
 def assign_records(group: dict[str, Any], records: list[dict[str, Any]]) -> list[PointerAssignment]:
     """Per pointer: the fetched records inside its range and the count the stream lost."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from ..adapters.store import ObjectStore
+from ..rules.base import InvalidRecord
 from ..rules.engine import rule_document
 from .messages import REDRIVE_MARKER
 
@@ -80,9 +81,7 @@ def requeue_body(record: dict[str, Any], run_id: str, reason: str, store: Object
     return json.dumps({REDRIVE_MARKER: marker}, separators=(",", ":"))
 
 
-def _outcome(
-    mode: Mode, entry: dict[str, Any], results: dict[str, dict[str, Any]]
-) -> tuple[str, str | None, bool]:
+def _outcome(mode: Mode, entry: dict[str, Any], results: dict[str, dict[str, Any]]) -> tuple[str, str | None, bool]:
     """(outcome, reason, finished) of one planned record."""
     action = entry["action"]
     if action == "discard":
@@ -113,6 +112,7 @@ def finalize_run(
     store: ObjectStore,
     dlq: MessageSink,
     error: dict[str, Any] | None = None,
+    redrive_settings: dict[str, Any] | None = None,
     now: float | None = None,
 ) -> FinalizeResult:
     messages = load_messages(store, prefix)
@@ -130,7 +130,10 @@ def finalize_run(
         outcome = _outcome(mode, entry, results)
         outcomes[rid] = outcome
         record = fetched.get(rid, {})
-        document = rule_document(record, record.get("failure") or {}) if record.get("source") else {}
+        try:
+            document: dict[str, Any] = dict(rule_document(record, record.get("failure") or {}))
+        except (InvalidRecord, KeyError):
+            document = {}
         final_data = entry.get("data") if entry.get("repaired") else document.get("data")
         report_records.append(
             {
@@ -190,15 +193,17 @@ def finalize_run(
             returned.append(message_id)
             continue
         for rid in rids:
-            outcome, reason, finished = outcomes[rid]
-            if rid in requeued or (finished and outcome != "failed"):
+            record_outcome, reason, finished = outcomes[rid]
+            if rid in requeued or (finished and record_outcome != "failed"):
                 continue
-            dlq.send(requeue_body(fetched[rid], run_id, reason or outcome, store, prefix, bucket))
+            dlq.send(requeue_body(fetched[rid], run_id, reason or record_outcome, store, prefix, bucket))
             requeued.append(rid)
 
     counts = {
         "dlqMessages": len(messages),
-        "pointers": sum(1 for e in kinds.values() if e["kind"] in ("kinesis-pointer", "dynamodb-pointer", "s3-destination")),
+        "pointers": sum(
+            1 for e in kinds.values() if e["kind"] in ("kinesis-pointer", "dynamodb-pointer", "s3-destination")
+        ),
         "recordsFetched": len(planned),
         "expired": sum(1 for r in report_records if r["outcome"] == "expired"),
         "repaired": sum(1 for r in report_records if r["repaired"]),
@@ -234,6 +239,12 @@ def finalize_run(
         ],
         "summary": (plan or {}).get("summary"),
         "redrive": redrive,
+        "target": (redrive_settings or {}).get("target"),
+        "ratePerSecond": (redrive_settings or {}).get("ratePerSecond"),
+        "concurrency": (redrive_settings or {}).get("concurrency"),
+        "getRecordsCalls": sum(
+            store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{prefix}fetched/")
+        ),
     }
     store.put_json(f"{prefix}report.json", report)
     return FinalizeResult(report=report, returned_messages=returned, requeued_records=requeued)

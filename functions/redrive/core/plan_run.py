@@ -17,7 +17,11 @@ def _resolve_references(store: ObjectStore, group: dict[str, Any]) -> dict[str, 
         ref = record.get("recordRef")
         if ref:
             loaded = store.get_json(ref["key"])
-            record = {**loaded, "failure": record.get("failure", {}), "recordId": loaded.get("recordId", record["recordId"])}
+            record = {
+                **loaded,
+                "failure": record.get("failure", {}),
+                "recordId": loaded.get("recordId", record["recordId"]),
+            }
         records.append(record)
     return {**group, "records": records}
 
@@ -42,5 +46,7 @@ def plan_run(run: RunConfig, store: ObjectStore, default_function: str | None) -
         "records": summary["records"],
         "expired": summary["expired"],
         "byAction": summary["byAction"],
-        "getRecordsCalls": sum(store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{run.prefix}fetched/")),
+        "getRecordsCalls": sum(
+            store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{run.prefix}fetched/")
+        ),
     }

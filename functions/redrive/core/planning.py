@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.base import Rule
+from ..rules.base import InvalidRecord, Rule
+from ..rules.dynamodb_json import json_to_image
 from ..rules.engine import apply_rules, rule_document
-from .dynamo_json import to_dynamodb_image
 
 SAMPLES_PER_RULE = 3
 
@@ -62,7 +62,9 @@ def _redriven_form(record: dict[str, Any], new_data: Any) -> dict[str, Any]:
     if record["source"] == "kinesis":
         out["payload"] = base64.b64encode(json.dumps(new_data, separators=(",", ":")).encode()).decode()
     else:
-        out["newImage"] = to_dynamodb_image(new_data)
+        if not isinstance(new_data, dict):
+            raise TypeError("a repaired DynamoDB record must be a JSON object (it becomes the item's NewImage)")
+        out["newImage"] = json_to_image(new_data)
     return out
 
 
@@ -103,7 +105,18 @@ def plan_records(
 
     to_redrive: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for rid, record in records.items():
-        document = rule_document(record, record.get("failure") or {})
+        try:
+            document = rule_document(record, record.get("failure") or {})
+        except InvalidRecord as error:
+            plan.records[rid] = {
+                "recordId": rid,
+                "class": "invalid-record",
+                "action": "hold",
+                "rule": None,
+                "reason": f"the record cannot be read: {error}",
+                "repaired": False,
+            }
+            continue
         outcome = apply_rules(rules, document)
         entry: dict[str, Any] = {"recordId": rid, "rule": outcome.rule, "reason": outcome.reason, "repaired": False}
         if outcome.outcome == "discard":
@@ -111,8 +124,13 @@ def plan_records(
         elif outcome.outcome == "rule-error":
             entry.update({"class": "rule-error", "action": "hold"})
         elif outcome.outcome == "repair":
-            entry.update({"class": "poison", "action": "redrive", "repaired": True, "data": outcome.data})
-            to_redrive.append((record, _redriven_form(record, outcome.data)))
+            try:
+                redriven = _redriven_form(record, outcome.data)
+            except TypeError as error:
+                entry.update({"class": "rule-error", "action": "hold", "reason": str(error)})
+            else:
+                entry.update({"class": "poison", "action": "redrive", "repaired": True, "data": outcome.data})
+                to_redrive.append((record, redriven))
         else:
             entry.update({"class": "transient", "action": "redrive"})
             to_redrive.append((record, {k: v for k, v in record.items() if k not in ("failure", "oldImage")}))
@@ -122,7 +140,10 @@ def plan_records(
             )
             fired["count"] += 1
             if len(fired["samples"]) < SAMPLES_PER_RULE:
-                sample = {"recordId": rid, "before": document.get("data") if document.get("data") is not None else document.get("text")}
+                sample = {
+                    "recordId": rid,
+                    "before": document.get("data") if document.get("data") is not None else document.get("text"),
+                }
                 if outcome.outcome == "repair":
                     sample["after"] = outcome.data
                 fired["samples"].append(sample)
@@ -148,7 +169,7 @@ def cut_batches(
         function = _function_for(original, function_override, default_function) if target == "invoke" else ""
         key = (function or "", original["source"], original.get("streamArn", ""), original.get("shardId", ""))
         lanes.setdefault(key, []).append(redriven)
-    batches = []
+    batches: list[dict[str, Any]] = []
     for (function, source, stream_arn, shard_id), members in sorted(lanes.items()):
         members.sort(key=lambda r: int(r["sequenceNumber"]) if str(r.get("sequenceNumber", "")).isdigit() else 0)
         for start in range(0, len(members), batch_size):

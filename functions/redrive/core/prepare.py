@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
-from ..errors import InvalidInput
 from pydantic import ValidationError
 
+from ..errors import InvalidInput
 from ..models import RedriveSettings, RunConfig, describe_validation_error, parse_manual_input
 from ..rules.base import RuleConfigError
 from ..rules.engine import load_rules
@@ -24,8 +25,26 @@ def execution_name(execution_arn: str) -> str:
     return name
 
 
+def merged_input(raw_input: Any, run_defaults: str) -> Any:
+    """The template's run defaults (RUN_DEFAULTS) with the execution input on top."""
+    try:
+        defaults = json.loads(run_defaults or "{}")
+    except json.JSONDecodeError as error:
+        raise InvalidInput(f"RunDefaults (template parameter) is not JSON: {error.msg}") from None
+    if not isinstance(defaults, dict):
+        raise InvalidInput("RunDefaults (template parameter) must be a JSON object")
+    if raw_input is None:
+        raw_input = {}
+    if not isinstance(raw_input, dict):
+        return raw_input
+    merged = {**defaults, **raw_input}
+    if isinstance(defaults.get("redrive"), dict) and isinstance(raw_input.get("redrive"), dict):
+        merged["redrive"] = {**defaults["redrive"], **raw_input["redrive"]}
+    return merged
+
+
 def prepare_run(raw_input: Any, execution_arn: str, settings: Settings, lock: RunLock) -> RunConfig:
-    manual = parse_manual_input(raw_input if raw_input is not None else {})
+    manual = parse_manual_input(merged_input(raw_input, settings.run_defaults))
     try:
         load_rules(manual.rules)
     except RuleConfigError as error:

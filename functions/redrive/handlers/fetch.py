@@ -33,7 +33,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         {
             "groupId": group["groupId"],
             "records": records,
-            "assignments": [a.__dict__ for a in assignments],
+            "assignments": [a.to_json() for a in assignments],
             "getRecordsCalls": calls,
             "throttled": throttled,
         },

@@ -6,6 +6,7 @@ error) and, for an execution that was aborted or timed out, from abort.py.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -34,6 +35,7 @@ def finish(run: RunConfig, mode: Mode, error: dict[str, Any] | None, settings: S
         store=store,
         dlq=DeadLetterQueue(aws.client("sqs"), run.dlq_url),
         error=error,
+        redrive_settings=run.redrive.model_dump(by_alias=True),
     )
     counts = result.report["counts"]
     if settings.topic_arn:
@@ -52,8 +54,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run = run_config_from_state(event["run"])
     error = event.get("error")
     if isinstance(error, dict) and isinstance(error.get("Cause"), str):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             error = {**error, "Cause": json.loads(error["Cause"])}
-        except json.JSONDecodeError:
-            pass
     return finish(run, event.get("mode", "complete"), error, Settings.from_env())

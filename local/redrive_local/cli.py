@@ -1,0 +1,106 @@
+"""``redrive-local``: the local stack's command line.
+
+redrive-local demo                      the default scenario, told step by step
+redrive-local run SCENARIO.json --report REPORT.json [--trigger alarm|manual] [--approve auto]
+redrive-local validate                  the ASL and template checks
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .engine import REPO_ROOT
+
+DEMO_SCENARIO = REPO_ROOT / "events" / "scenarios" / "demo.json"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="redrive-local", description="Stream Redrive on a local stack (no AWS account)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="rehearse a redrive from a scenario file and write a report")
+    run.add_argument("scenario", type=Path)
+    run.add_argument("--report", type=Path, required=True, help="where to write the JSON report")
+    run.add_argument("--trigger", choices=["alarm", "manual"], default="alarm")
+    run.add_argument(
+        "--approve",
+        choices=["auto"],
+        default="auto",
+        help="approval step: 'auto' (approval arrives in a later version)",
+    )
+    run.add_argument("--quiet", action="store_true", help="print only the summary")
+    demo = commands.add_parser("demo", help="run the default scenario and explain each step")
+    demo.add_argument("--scenario", type=Path, default=DEMO_SCENARIO)
+    demo.add_argument("--report", type=Path, default=None)
+    commands.add_parser("validate", help="check statemachines/*.asl.json and template.yaml")
+    return parser
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    counts = report["counts"]
+    lines = [
+        f"Execution: {report['execution']['status']} (started by {report['execution']['trigger']})",
+        f"DLQ: {len(report['dlq']['before'])} message(s) before, {len(report['dlq']['after'])} after",
+        "Counts: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        "Records:",
+    ]
+    for record in report["records"]:
+        where = f"{record.get('shardId')}:{record.get('sequenceNumber') or '?'}"
+        rule = f" [{record['rule']}]" if record.get("rule") else ""
+        reason = f" - {record['reason']}" if record.get("reason") else ""
+        data = json.dumps(record.get("data")) if record.get("data") is not None else repr(record.get("text"))
+        lines.append(f"  {record['outcome']:<10} {record['class']:<12} {where}{rule} {data[:60]}{reason}")
+    redrive = report.get("redrive") or {}
+    if redrive.get("achievedPerSecond"):
+        lines.append(
+            f"Redrive: {redrive['target']}, {redrive['achievedPerSecond']:.1f} records/s "
+            f"(limit {redrive.get('ratePerSecond')})"
+        )
+    lines.append(f"Consumer processed {len(report['consumer']['processed'])} record(s) in all")
+    return lines
+
+
+def _rehearse(scenario_path: Path, trigger: str, narrate: bool) -> dict[str, Any]:
+    from .rehearsal import Rehearsal
+    from .scenario import load_scenario
+
+    scenario = load_scenario(scenario_path)
+    say = (lambda line: print(line, flush=True)) if narrate else (lambda line: None)
+    return Rehearsal(scenario, trigger=trigger, narrate=say).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .deploy import DeployError
+    from .rehearsal import RehearsalError
+    from .scenario import ScenarioError
+
+    try:
+        if args.command == "validate":
+            from .validate import validate_project
+
+            result = validate_project(REPO_ROOT)
+            print("checked: " + ", ".join(result.checks))
+            for problem in result.problems:
+                print(f"problem: {problem}", file=sys.stderr)
+            return 0 if result.ok else 1
+        if args.command == "run":
+            report = _rehearse(args.scenario, args.trigger, narrate=not args.quiet)
+            args.report.write_text(json.dumps(report, indent=2, default=str))
+            print("\n".join(summary_lines(report)))
+            print(f"Report written to {args.report}")
+            return 0 if report["execution"]["status"] == "SUCCEEDED" else 1
+        report = _rehearse(args.scenario, "alarm", narrate=True)
+        print()
+        print("\n".join(summary_lines(report)))
+        if args.report:
+            args.report.write_text(json.dumps(report, indent=2, default=str))
+        return 0 if report["execution"]["status"] == "SUCCEEDED" else 1
+    except (ScenarioError, DeployError, RehearsalError) as error:
+        print(f"redrive-local: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
