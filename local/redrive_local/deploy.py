@@ -60,9 +60,12 @@ def translate(template: dict[str, Any], parameters: dict[str, str], region: str,
     template names none), and the region comes from an explicit session."""
     values = {"AWS::Region": region, "AWS::AccountId": account, **parameters}
     translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=region))
-    return translator.translate(  # type: ignore[no-any-return]
-        copy.deepcopy(template), parameter_values=values, get_managed_policy_map=dict
-    )
+    try:
+        return translator.translate(  # type: ignore[no-any-return]
+            copy.deepcopy(template), parameter_values=values, get_managed_policy_map=dict
+        )
+    finally:
+        translator.metrics.publish()  # its metrics go nowhere; unpublished ones warn at exit
 
 
 @dataclass

@@ -46,6 +46,7 @@ def install() -> None:
         _stop_moto_stream_invocations()
         _state_machine_targets_for_eventbridge()
         _unnamed_executions_get_a_uuid()
+        _executions_emit_status_change_events()
         _state_machines_from_cloudformation_are_executable()
         _register_missing_cloudformation_types()
         _dynamodb_stream_shards_can_lose_records()
@@ -123,9 +124,10 @@ def _stop_moto_stream_invocations() -> None:
 
 
 def _state_machine_targets_for_eventbridge() -> None:
-    """moto's ``Rule.send_to_targets`` raises NotImplementedError for a Step Functions
-    target. Deliver it as EventBridge does: StartExecution (under a generated execution
-    name) with the (transformed) event as input. Other targets go to moto's own code.
+    """moto's ``Rule.send_to_targets`` raises NotImplementedError for Step Functions and
+    Lambda targets. Deliver them as EventBridge does: StartExecution with the
+    (transformed) event as input; an asynchronous Invoke of the function. Other targets go
+    to moto's own code.
 
     moto also keeps the event's ``time`` as epoch seconds, where EventBridge sends an
     ISO-8601 string (``2019-10-02T17:04:40Z``); it is converted before matching targets.
@@ -142,7 +144,7 @@ def _state_machine_targets_for_eventbridge() -> None:
         others = []
         for target in self.targets:
             arn = parse_arn(target["Arn"])
-            if arn.service != "states":
+            if arn.service not in ("states", "lambda"):
                 others.append(target)
                 continue
             transformer = target.get("InputTransformer", {})
@@ -157,7 +159,10 @@ def _state_machine_targets_for_eventbridge() -> None:
             else:
                 payload = original_event
             text = payload if isinstance(payload, str) else json.dumps(payload)
-            _start_execution(arn.account, arn.region, target["Arn"], text)
+            if arn.service == "states":
+                _start_execution(arn.account, arn.region, target["Arn"], text)
+            else:
+                _invoke_async(arn.account, arn.region, target["Arn"], text)
         if others:
             saved = self.targets
             self.targets = others
@@ -167,6 +172,62 @@ def _state_machine_targets_for_eventbridge() -> None:
                 self.targets = saved
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+def _invoke_async(account: str, region: str, function_arn: str, text: str) -> None:
+    """EventBridge invokes a Lambda target asynchronously: the put does not wait for it."""
+    from moto.awslambda.models import lambda_backends
+
+    function = lambda_backends[account][region].get_function(function_arn)
+
+    def run() -> None:
+        function.invoke(text, {"x-amz-invocation-type": "Event"}, {})
+
+    threading.Thread(target=run, name=f"eventbridge->{function.function_name}", daemon=True).start()
+
+
+def _executions_emit_status_change_events() -> None:
+    """Step Functions sends "Step Functions Execution Status Change" events to EventBridge
+    when an execution ends (SUCCEEDED, FAILED, TIMED_OUT, ABORTED); moto sends none, so a
+    rule on them (the redrive's abort handler) would never fire. Emitted here, in the
+    documented shape, when moto's execution worker reports the end of an execution.
+    """
+    from moto.events.models import events_backends
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    original = BaseExecutionWorkerCommunication.terminated
+
+    def millis(value: Any) -> int | None:
+        return int(value.timestamp() * 1000) if isinstance(value, datetime) else None
+
+    def terminated(self: Any) -> None:
+        original(self)
+        execution = self.execution
+        status = getattr(execution.exec_status, "value", str(execution.exec_status))
+        detail = {
+            "executionArn": execution.exec_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": millis(execution.start_date),
+            "stopDate": millis(execution.stop_date),
+            "input": json.dumps(execution.input_data) if execution.input_data is not None else None,
+            "output": json.dumps(execution.output) if execution.output is not None else None,
+            "error": execution.error,
+            "cause": execution.cause,
+        }
+        events_backends[execution.account_id][execution.region_name].put_events(
+            [
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Resources": [execution.exec_arn],
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+
+    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
 
 
 def event_with_iso_time(event: Any) -> Any:
@@ -347,15 +408,61 @@ class LocalSnsSubscription(CloudFormationModel):
         sns_backends[account_id][region_name].unsubscribe(resource_name)
 
 
+class LocalLambdaPermission(CloudFormationModel):
+    """AWS::Lambda::Permission: moto adds the statement to the function's policy but its
+    resource has no physical id, so a deploy cannot tell it was created. Same creation,
+    with the id CloudFormation reports (a generated statement id)."""
+
+    def __init__(self, statement_id: str) -> None:
+        self.statement_id = statement_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.statement_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Permission"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalLambdaPermission:
+        from moto.awslambda.utils import get_backend
+
+        properties = dict(cloudformation_json["Properties"])
+        statement_id = f"{resource_name}-{uuid.uuid4().hex[:12]}"
+        properties.setdefault("StatementId", statement_id)
+        function = get_backend(account_id, region_name).get_function(properties["FunctionName"])
+        function.policy.add_statement(raw=json.dumps(properties))
+        return cls(statement_id)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
 def _register_missing_cloudformation_types() -> None:
     """moto builds its CloudFormation type map once (lru_cache) from the subclasses of
-    CloudFormationModel; the local models above are subclasses, so clear the caches."""
+    CloudFormationModel, the last subclass of a type winning. The local models are put in
+    the map explicitly, replacing moto's own where it has one (AWS::Lambda::Permission)."""
     from moto.cloudformation import parsing
 
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
-    missing = {LocalCloudWatchAlarm.cloudformation_type(), LocalSnsSubscription.cloudformation_type()}
-    assert missing <= set(parsing.get_model_map()), "local CloudFormation models not registered"
+    model_map = parsing.get_model_map()  # cached: the same dict every call, so it can be amended
+    for local in (LocalCloudWatchAlarm, LocalSnsSubscription, LocalLambdaPermission):
+        model_map[local.cloudformation_type()] = local
 
 
 def _dynamodb_stream_shards_can_lose_records() -> None:
