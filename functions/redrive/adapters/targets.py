@@ -67,7 +67,7 @@ class InvokeTarget:
                 why = f"{error.get('errorType', 'Error')}: {error.get('errorMessage', '')}"
             except (json.JSONDecodeError, AttributeError):
                 why = payload_text[:200]
-            return f"consumer failed again ({why})", {}
+            return f"consumer failed again ({short(why)})", {}
         try:
             answer = json.loads(payload_text) if payload_text else None
         except json.JSONDecodeError:
@@ -176,6 +176,12 @@ class QueueTarget:
                 record = chunk[int(failure["Id"])]
                 failed[record["recordId"]] = f"SendMessage failed: {failure.get('Code')} {failure.get('Message', '')}"
         return failed
+
+
+def short(text: str, limit: int = 300) -> str:
+    """The first line of an error, at most ``limit`` characters: reasons stay readable."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def message_body(record: dict[str, Any]) -> str:

@@ -76,14 +76,20 @@ class PointerAssignment:
 
 
 def assign_records(group: dict[str, Any], records: list[dict[str, Any]]) -> list[PointerAssignment]:
-    """Per pointer: the fetched records inside its range and the count the stream lost."""
+    """Per pointer: the fetched records inside its range and the count the stream lost.
+
+    Each record also takes the failure context of the first pointer that names it, so it
+    travels with the record (into a re-queued message, for instance)."""
     out = []
     for pointer in group["pointers"]:
-        ids = [
-            r["recordId"]
+        inside = [
+            r
             for r in records
             if seq_in_range(r["sequenceNumber"], pointer["startSequenceNumber"], pointer["endSequenceNumber"])
         ]
+        for record in inside:
+            record.setdefault("failure", pointer.get("failure") or {})
+        ids = [r["recordId"] for r in inside]
         out.append(
             PointerAssignment(
                 message_id=pointer["messageId"],
