@@ -26,7 +26,8 @@ def scenario(records: int, rate: float, concurrency: int, batch_size: int) -> Sc
             "source": {"type": "kinesis", "shards": 2},
             "consumer": {"batchSize": 1000, "maximumRetryAttempts": 0, "bisectBatchOnFunctionError": False},
             "records": [
-                {"partitionKey": f"customer-{i % 7}", "data": {"id": f"o-{i}", "amount": str(i)}} for i in range(records)
+                {"partitionKey": f"customer-{i % 7}", "data": {"id": f"o-{i}", "amount": str(i)}}
+                for i in range(records)
             ],
             "run": {
                 "rules": [

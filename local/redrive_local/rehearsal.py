@@ -108,17 +108,20 @@ class Rehearsal:
         return lost
 
     # --- the run --------------------------------------------------------------------------
-    def start(self) -> str:
+    def start(self, run_input: dict[str, Any] | None = None) -> str:
+        """Start the workflow: through the DLQ alarm, or by hand with the scenario's run
+        settings (or ``run_input``) as the execution input."""
         sfn = self.engine.client("stepfunctions")
         machine = self.outputs["StateMachineArn"]
-        if self.trigger == "manual":
-            run_input = dict(self.scenario.run)
+        if self.trigger == "manual" or run_input is not None:
+            run_input = dict(self.scenario.run if run_input is None else run_input)
             run_input.setdefault("dlqUrl", self.outputs["DeadLetterQueueUrl"])
             return str(sfn.start_execution(stateMachineArn=machine, input=json.dumps(run_input))["executionArn"])
         alarms = QueueDepthAlarms(
             self.engine.client("cloudwatch"), self.engine.client("sqs"), self.engine.client("events"), ACCOUNT, REGION
         )
         alarm_name = self.outputs["DlqDepthAlarmName"]
+        seen = {e["executionArn"] for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
         for _ in range(3):
             changes = [t for t in alarms.evaluate() if t.alarm_name == alarm_name]
             if changes and changes[-1].current == "ALARM":
@@ -126,10 +129,12 @@ class Rehearsal:
                 break
         else:
             raise RehearsalError(f"the DLQ alarm {alarm_name} did not go to ALARM: is the DLQ empty?")
-        executions = sfn.list_executions(stateMachineArn=machine)["executions"]
-        if not executions:
+        started = [
+            e for e in sfn.list_executions(stateMachineArn=machine)["executions"] if e["executionArn"] not in seen
+        ]
+        if not started:
             raise RehearsalError("the alarm fired but EventBridge started no execution")
-        return str(executions[0]["executionArn"])
+        return str(started[0]["executionArn"])
 
     def wait(self, execution_arn: str, drain_stream: bool) -> dict[str, Any]:
         sfn = self.engine.client("stepfunctions")
@@ -182,8 +187,8 @@ class Rehearsal:
             return {}
         return dict(json.loads(body))
 
-    def run(self) -> dict[str, Any]:
-        """The whole rehearsal; returns the report (see README: Rehearsal report)."""
+    def prepare(self) -> None:
+        """Deploy, write the records, let the consumer fail, trim, add the extra messages."""
         self.say("deploying template.yaml on the local stack")
         self.deploy()
         self.say(
@@ -205,12 +210,22 @@ class Rehearsal:
         sqs = self.engine.client("sqs")
         for body in self.scenario.extra_dlq_messages:
             sqs.send_message(QueueUrl=dlq_url, MessageBody=body)
+
+    def run(self) -> dict[str, Any]:
+        """The whole rehearsal; returns the report (see README: Rehearsal report)."""
+        self.prepare()
+        return self.redrive()
+
+    def redrive(self, run_input: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Start the workflow on the prepared stack, wait for it, and report."""
+        dlq_url = self.outputs["DeadLetterQueueUrl"]
         before = queue_bodies(dlq_url)
         self.say(f"DLQ holds {len(before)} message(s)")
         invocations_before = sum(self.engine.runtime.invocations.values())
-        execution_arn = self.start()
+        execution_arn = self.start(run_input)
         self.say(f"execution started ({self.trigger}): {execution_arn.rsplit(':', 1)[-1]}")
-        target = (self.scenario.run.get("redrive") or {}).get("target", "invoke")
+        settings = self.scenario.run if run_input is None else run_input
+        target = (settings.get("redrive") or {}).get("target", "invoke")
         execution = self.wait(execution_arn, drain_stream=target == "stream")
         if target == "stream":
             self.consumer.run_until_idle()

@@ -46,6 +46,7 @@ def install() -> None:
         _stop_moto_stream_invocations()
         _state_machine_targets_for_eventbridge()
         _unnamed_executions_get_a_uuid()
+        _stopped_executions_end_aborted()
         _executions_emit_status_change_events()
         _state_machines_from_cloudformation_are_executable()
         _register_missing_cloudformation_types()
@@ -176,14 +177,42 @@ def _state_machine_targets_for_eventbridge() -> None:
 
 def _invoke_async(account: str, region: str, function_arn: str, text: str) -> None:
     """EventBridge invokes a Lambda target asynchronously: the put does not wait for it."""
-    from moto.awslambda.models import lambda_backends
+    from moto.awslambda.utils import get_backend
 
-    function = lambda_backends[account][region].get_function(function_arn)
+    function = get_backend(account, region).get_function(function_arn)
 
     def run() -> None:
         function.invoke(text, {"x-amz-invocation-type": "Event"}, {})
 
     threading.Thread(target=run, name=f"eventbridge->{function.function_name}", daemon=True).start()
+
+
+def _stopped_executions_end_aborted() -> None:
+    """StopExecution while a Map state runs makes moto's interpreter fail inside its own
+    abort handling (``AttributeError: 'str' object has no attribute 'get'`` in the Map
+    state), so the execution ends FAILED with ``States.Runtime``. Step Functions ends a
+    stopped execution ABORTED. A stop request is remembered and the end status corrected.
+    """
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    original_stop = Execution.stop
+    original_reflect = BaseExecutionWorkerCommunication._reflect_execution_status
+
+    def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        self.stop_requested = True
+        original_stop(self, stop_date, error, cause)
+
+    def reflect(self: Any) -> None:
+        original_reflect(self)
+        execution = self.execution
+        if getattr(execution, "stop_requested", False) and execution.exec_status == ExecutionStatus.FAILED:
+            execution.exec_status = ExecutionStatus.ABORTED
+            execution.error = None
+            execution.cause = None
+
+    Execution.stop = stop  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
 
 
 def _executions_emit_status_change_events() -> None:

@@ -22,7 +22,12 @@ AMOUNT_AS_NUMBER = {
     "action": "repair",
     "repair": "$merge([data, {'amount': $number(data.amount)}])",
 }
-DROP_TEST_EVENTS = {"name": "drop-test-events", "when": "data.type = 'test'", "action": "discard", "reason": "test traffic"}
+DROP_TEST_EVENTS = {
+    "name": "drop-test-events",
+    "when": "data.type = 'test'",
+    "action": "discard",
+    "reason": "test traffic",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
