@@ -67,7 +67,7 @@ def _inline_records(message_id: str, classified: ClassifiedMessage) -> dict[str,
         if not record:
             record = {"recordRef": marker.get("recordRef")}
         record["failure"] = marker.get("failure", {})
-        record["recordId"] = record.get("recordId") or f"message:{message_id}"
+        record["recordId"] = marker.get("recordId") or record.get("recordId") or f"message:{message_id}"
         return {"records": [record], "assignments": [{"messageId": message_id, "recordIds": [record["recordId"]]}]}
     pointer = classified.pointer
     assert pointer is not None

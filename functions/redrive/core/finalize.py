@@ -66,6 +66,7 @@ def requeue_body(record: dict[str, Any], run_id: str, reason: str, store: Object
     marker: dict[str, Any] = {
         "version": "1",
         "kind": "record",
+        "recordId": record["recordId"],
         "runId": run_id,
         "reason": reason,
         "failure": record.get("failure") or {},

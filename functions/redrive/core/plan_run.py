@@ -20,7 +20,7 @@ def _resolve_references(store: ObjectStore, group: dict[str, Any]) -> dict[str, 
             record = {
                 **loaded,
                 "failure": record.get("failure", {}),
-                "recordId": loaded.get("recordId", record["recordId"]),
+                "recordId": record["recordId"],
             }
         records.append(record)
     return {**group, "records": records}
