@@ -69,8 +69,7 @@ def test_broken_copy_names_each_problem(reports: tuple[ValidationReport, Validat
     assert not report.ok
     assert report.checks == ALL_CHECKS
     problems = "\n".join(report.problems)
-    asl_path = str(report.problems and next(p for p in report.problems if "has no DefinitionSubstitution" in p))
-    assert f"${{{broken['undeclared']}}} has no DefinitionSubstitution in template.yaml" in asl_path
+    assert f"redrive.asl.json: ${{{broken['undeclared']}}} has no DefinitionSubstitution in template.yaml" in problems
     assert f"DefinitionSubstitution {broken['unused']} is not used in redrive.asl.json" in problems
     by_tool = {p.split(":", 1)[0]: p for p in report.problems if p.startswith(("asl-validator:", "statelint:"))}
     assert set(by_tool) == {"asl-validator", "statelint"}
