@@ -29,6 +29,11 @@ class RedriveInput(_Strict):
     function_name: str | None = Field(default=None, alias="functionName", min_length=1)
 
 
+class ApprovalInput(_Strict):
+    skip: bool | None = None
+    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds", ge=60, le=7 * 24 * 3600)
+
+
 class ManualInput(_Strict):
     """What an operator may put in the execution input (every field optional)."""
 
@@ -38,6 +43,7 @@ class ManualInput(_Strict):
     dry_run: bool = Field(default=False, alias="dryRun")
     rules: list[dict[str, Any]] = Field(default_factory=list)
     redrive: RedriveInput = Field(default_factory=RedriveInput)
+    approval: ApprovalInput = Field(default_factory=ApprovalInput)
     alarm_name: str | None = Field(default=None, alias="alarmName")
     alarm_time: str | None = Field(default=None, alias="alarmTime")
     alarm_reason: str | None = Field(default=None, alias="alarmReason")
@@ -63,6 +69,13 @@ class RedriveSettings(BaseModel):
         return self
 
 
+class ApprovalSettings(BaseModel):
+    skip: bool = False
+    timeout_seconds: int = Field(alias="timeoutSeconds")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
 class RunConfig(BaseModel):
     """The run, as every step after Prepare sees it (``$.run`` in the state)."""
 
@@ -75,6 +88,7 @@ class RunConfig(BaseModel):
     dry_run: bool = Field(alias="dryRun")
     rules: list[dict[str, Any]]
     redrive: RedriveSettings
+    approval: ApprovalSettings
     locked: bool = True
     lock_holder: str | None = Field(default=None, alias="lockHolder")
     comment: str | None = None

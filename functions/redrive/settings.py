@@ -28,6 +28,8 @@ class Settings:
     default_batch_size: int
     default_target: str
     run_defaults: str
+    approval_timeout_seconds: int
+    allow_skip_approval: bool
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,4 +47,6 @@ class Settings:
             default_batch_size=_int("DEFAULT_REDRIVE_BATCH_SIZE", 10),
             default_target=env.get("DEFAULT_TARGET") or "invoke",
             run_defaults=env.get("RUN_DEFAULTS") or "{}",
+            approval_timeout_seconds=_int("APPROVAL_TIMEOUT_SECONDS", 86400),
+            allow_skip_approval=(env.get("ALLOW_SKIP_APPROVAL") or "false").lower() == "true",
         )

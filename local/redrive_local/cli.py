@@ -1,7 +1,7 @@
 """``redrive-local``: the local stack's command line.
 
 redrive-local demo                      the default scenario, told step by step
-redrive-local run SCENARIO.json --report REPORT.json [--trigger alarm|manual] [--approve auto]
+redrive-local run SCENARIO.json --report REPORT.json [--trigger alarm|manual] [--approve auto|reject|manual]
 redrive-local validate                  the ASL and template checks
 """
 
@@ -29,9 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--trigger", choices=["alarm", "manual"], default="alarm")
     run.add_argument(
         "--approve",
-        choices=["auto"],
+        choices=["auto", "reject", "manual"],
         default="auto",
-        help="approval step: 'auto' (approval arrives in a later version)",
+        help="the approval step: approve or reject through the email's link and page, or wait for a person",
     )
     run.add_argument("--quiet", action="store_true", help="print only the summary")
     demo = commands.add_parser("demo", help="run the default scenario and explain each step")
@@ -65,13 +65,13 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _rehearse(scenario_path: Path, trigger: str, narrate: bool) -> dict[str, Any]:
+def _rehearse(scenario_path: Path, trigger: str, narrate: bool, approve: str = "auto") -> dict[str, Any]:
     from .rehearsal import Rehearsal
     from .scenario import load_scenario
 
     scenario = load_scenario(scenario_path)
-    say = (lambda line: print(line, flush=True)) if narrate else (lambda line: None)
-    return Rehearsal(scenario, trigger=trigger, narrate=say).run()
+    say = (lambda line: print(line, flush=True)) if narrate or approve == "manual" else (lambda line: None)
+    return Rehearsal(scenario, trigger=trigger, narrate=say, approve=approve).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"problem: {problem}", file=sys.stderr)
             return 0 if result.ok else 1
         if args.command == "run":
-            report = _rehearse(args.scenario, args.trigger, narrate=not args.quiet)
+            report = _rehearse(args.scenario, args.trigger, narrate=not args.quiet, approve=args.approve)
             args.report.write_text(json.dumps(report, indent=2, default=str))
             print("\n".join(summary_lines(report)))
             print(f"Report written to {args.report}")

@@ -46,6 +46,9 @@ class LocalEngine:
         os.environ["MOTO_PORT"] = str(port)
         self.runtime = InProcessRuntime(repo_root, self.endpoint_url, REGION)
         self.runtime.install()
+        from .api_gateway import LocalApiGateway
+
+        self.api = LocalApiGateway(self)
         self.session = boto3.session.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
         )

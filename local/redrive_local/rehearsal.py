@@ -20,6 +20,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from .alarms import QueueDepthAlarms
+from .approver import decide_through_page, describe, topic_emails
 from .deploy import DeployedStack, deploy_stack
 from .engine import ACCOUNT, REGION, LocalEngine, endpoint_session, get_engine
 from .esm import StreamConsumerEmulator
@@ -27,6 +28,7 @@ from .inspect import queue_bodies, trim_stream_records
 from .scenario import Scenario
 
 Narrate = Callable[[str], None]
+APPROVE_MODES = ("auto", "reject", "manual")
 EXECUTION_TIMEOUT = 600.0
 
 
@@ -52,9 +54,14 @@ class Rehearsal:
         narrate: Narrate = lambda line: None,
         engine: LocalEngine | None = None,
         template: Path | None = None,
+        approve: str = "auto",
     ) -> None:
+        if approve not in APPROVE_MODES:
+            raise RehearsalError(f"approve must be one of {', '.join(APPROVE_MODES)}")
         self.scenario = scenario
         self.trigger = trigger
+        self.approve = approve
+        self.approval: dict[str, Any] = {"requested": False, "decision": None, "email": None}
         self.say = narrate
         self.engine = engine or get_engine()
         self.template = template or self.engine.repo_root / "template.yaml"
@@ -65,10 +72,12 @@ class Rehearsal:
     def deploy(self) -> DeployedStack:
         name = f"rehearsal-{uuid.uuid4().hex[:8]}"
         parameters = self.scenario.template_parameters()
+        parameters["ApprovalBaseUrl"] = self.engine.api.base_url(name)
         if self.trigger == "alarm":
             # An alarm-started run takes its settings from the stack, as it would on AWS.
             parameters["RunDefaults"] = json.dumps(self.scenario.run, separators=(",", ":"))
         self.stack = deploy_stack(endpoint_session(self.engine), self.template, name, parameters, REGION, ACCOUNT)
+        self.engine.api.mount(name, self.stack.resources["ServerlessHttpApi"])
         self.mapping_uuid = self.stack.resources["OrdersConsumerMapping"]
         self.consumer = StreamConsumerEmulator(self.engine, mapping_uuids=[self.mapping_uuid])
         return self.stack
@@ -149,11 +158,14 @@ class Rehearsal:
 
             drainer = threading.Thread(target=drain, daemon=True)
             drainer.start()
+        emails_before = len(topic_emails(self.outputs["OperatorsTopicArn"]))
         try:
             while True:
                 described = sfn.describe_execution(executionArn=execution_arn)
                 if described["status"] != "RUNNING":
                     return dict(described)
+                if not self.approval["requested"]:
+                    self._answer_approval(emails_before)
                 if time.monotonic() > deadline:
                     raise RehearsalError(f"execution still running after {EXECUTION_TIMEOUT:.0f}s: {execution_arn}")
                 time.sleep(0.1)
@@ -161,6 +173,25 @@ class Rehearsal:
             stop.set()
             if drainer:
                 drainer.join()
+
+    def _answer_approval(self, emails_before: int) -> None:
+        """When the approval email arrives, act as the operator (or hand it to one)."""
+        emails = [e for e in topic_emails(self.outputs["OperatorsTopicArn"])[emails_before:] if e.link]
+        if not emails:
+            return
+        email = emails[0]
+        self.approval.update(requested=True, email={"subject": email.subject, "body": email.body})
+        if self.approve == "manual":
+            self.say("approval email (open the link in a browser and decide):\n" + describe(email))
+            return
+        decision = "approve" if self.approve == "auto" else "reject"
+        self.say(f"approval email: {email.subject}")
+        page, answer = decide_through_page(
+            str(email.link), decision, name=f"rehearsal ({self.approve})", comment=f"--approve {self.approve}"
+        )
+        self.approval["page"] = {"status": page.status}
+        self.approval["answer"] = {"status": answer.status}
+        self.say(f"decision page answered {page.status}; {decision} answered {answer.status}")
 
     # --- the report -----------------------------------------------------------------------
     def processed_by_consumer(self) -> list[Any]:
@@ -247,6 +278,12 @@ class Rehearsal:
             "unrecognised": run_report.get("unrecognised", []),
             "summary": run_report.get("summary"),
             "redrive": redrive_section(self.scenario, run_report),
+            "approval": {
+                **self.approval,
+                "decision": (run_report.get("approval") or {}).get("decision"),
+                "decidedBy": (run_report.get("approval") or {}).get("decidedBy"),
+                "comment": (run_report.get("approval") or {}).get("comment"),
+            },
             "metrics": {
                 "stateTransitions": self.state_transitions(execution_arn),
                 "lambdaInvocations": sum(self.engine.runtime.invocations.values()) - invocations_before,

@@ -169,6 +169,14 @@ class InProcessRuntime:
             if str(code_dir) not in sys.path:
                 sys.path.insert(0, str(code_dir))
             module = importlib.import_module(module_name)
+        loaded_from = Path(getattr(module, "__file__", "") or "").resolve()
+        if code_dir.resolve() not in loaded_from.parents:
+            # One process holds every function: a module name means one module. Real Lambda
+            # gives each function its own process, so say so rather than run the wrong code.
+            raise HandlerNotFound(
+                f"{fn.function_name}: module {module_name} is already loaded from {loaded_from}, not from "
+                f"{code_dir}; the local runtime cannot run two code folders that share a module name"
+            )
         handler = getattr(module, attr, None)
         if not callable(handler):
             raise HandlerNotFound(f"{fn.function_name}: {module_name} has no function {attr!r}")

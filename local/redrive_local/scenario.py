@@ -87,7 +87,9 @@ def load_scenario(path: Path) -> Scenario:
     if not path.is_file():
         raise ScenarioError(f"{path}: no such scenario file")
     try:
-        raw = json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a text file (a scenario is UTF-8 JSON)") from None
     except json.JSONDecodeError as error:
         raise ScenarioError(f"{path}: not JSON: {error.msg} at line {error.lineno} column {error.colno}") from None
     try:

@@ -52,6 +52,7 @@ def install() -> None:
         _register_missing_cloudformation_types()
         _dynamodb_stream_shards_can_lose_records()
         _kinesis_iterators_from_stream_arn()
+        _function_environment_values_are_strings()
         _installed = True
 
 
@@ -335,7 +336,8 @@ def apply_definition_substitutions(definition: str, substitutions: dict[str, Any
 
 class LocalCloudWatchAlarm(CloudFormationModel):
     """AWS::CloudWatch::Alarm: moto's CloudFormation has no model for it (a GetAtt to it
-    aborts the stack). Created through moto's CloudWatch backend so the API sees it."""
+    aborts the stack). Created through moto's CloudWatch backend so the API sees it, in the
+    INSUFFICIENT_DATA state CloudWatch gives a new alarm (moto's own starts OK)."""
 
     def __init__(self, name: str, arn: str) -> None:
         self.name = name
@@ -370,7 +372,8 @@ class LocalCloudWatchAlarm(CloudFormationModel):
 
         p = cloudformation_json["Properties"]
         name = p.get("AlarmName", resource_name)
-        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+        backend = cloudwatch_backends[account_id][region_name]
+        alarm = backend.put_metric_alarm(
             name=name,
             namespace=p.get("Namespace"),
             metric_name=p.get("MetricName"),
@@ -385,6 +388,8 @@ class LocalCloudWatchAlarm(CloudFormationModel):
             datapoints_to_alarm=p.get("DatapointsToAlarm"),
             treat_missing_data=p.get("TreatMissingData"),
         )
+        # moto starts a new alarm OK; CloudWatch starts it INSUFFICIENT_DATA.
+        backend.set_alarm_state(name, "Unchecked: Initial alarm creation", None, "INSUFFICIENT_DATA")  # type: ignore[arg-type]
         return cls(name, alarm.alarm_arn)
 
     @classmethod
@@ -481,6 +486,157 @@ class LocalLambdaPermission(CloudFormationModel):
         return None
 
 
+class LocalSecret(CloudFormationModel):
+    """AWS::SecretsManager::Secret: moto's CloudFormation has no model for it. Created in
+    moto's Secrets Manager backend; ``GenerateSecretString`` makes a random string as
+    Secrets Manager does (no SecretStringTemplate support: the template uses none)."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = arn
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.arn
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SecretsManager::Secret"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.arn
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalSecret:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        p = cloudformation_json["Properties"]
+        backend = secretsmanager_backends[account_id][region_name]
+        secret = p.get("SecretString")
+        generate = p.get("GenerateSecretString")
+        if secret is None and generate is not None:
+            secret = json.loads(
+                backend.get_random_password(
+                    password_length=int(generate.get("PasswordLength", 32)),
+                    exclude_characters=generate.get("ExcludeCharacters", ""),
+                    exclude_numbers=bool(generate.get("ExcludeNumbers", False)),
+                    exclude_punctuation=bool(generate.get("ExcludePunctuation", False)),
+                    exclude_uppercase=bool(generate.get("ExcludeUppercase", False)),
+                    exclude_lowercase=bool(generate.get("ExcludeLowercase", False)),
+                    include_space=bool(generate.get("IncludeSpace", False)),
+                    require_each_included_type=bool(generate.get("RequireEachIncludedType", True)),
+                )
+            )["RandomPassword"]
+        created = backend.create_secret(
+            name=p.get("Name") or f"{resource_name}-{uuid.uuid4().hex[:12]}",
+            secret_string=secret,
+            secret_binary=None,
+            description=p.get("Description"),
+            tags=p.get("Tags"),
+            kms_key_id=p.get("KmsKeyId"),
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+        return cls(json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"])
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class LocalHttpApi(CloudFormationModel):
+    """AWS::ApiGatewayV2::Api (and its Stage): moto's CloudFormation skips both silently.
+    The API's OpenAPI Body is kept in ``api_gateway.HTTP_APIS`` by id; the local API
+    server routes requests to the integrations it names."""
+
+    def __init__(self, api_id: str) -> None:
+        self.api_id = api_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.api_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Name"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Api"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("ApiEndpoint", "ApiId")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "ApiId":
+            return self.api_id
+        return f"https://{self.api_id}.execute-api.local"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalHttpApi:
+        from .api_gateway import register_http_api
+
+        api_id = uuid.uuid4().hex[:10]
+        register_http_api(api_id, cloudformation_json["Properties"].get("Body") or {})
+        return cls(api_id)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class LocalHttpApiStage(CloudFormationModel):
+    """AWS::ApiGatewayV2::Stage: the local API server serves every API's routes at once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "StageName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Stage"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> LocalHttpApiStage:
+        return cls(str(cloudformation_json["Properties"].get("StageName", "$default")))
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
 def _register_missing_cloudformation_types() -> None:
     """moto builds its CloudFormation type map once (lru_cache) from the subclasses of
     CloudFormationModel, the last subclass of a type winning. The local models are put in
@@ -490,7 +646,14 @@ def _register_missing_cloudformation_types() -> None:
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
     model_map = parsing.get_model_map()  # cached: the same dict every call, so it can be amended
-    for local in (LocalCloudWatchAlarm, LocalSnsSubscription, LocalLambdaPermission):
+    for local in (
+        LocalCloudWatchAlarm,
+        LocalSnsSubscription,
+        LocalLambdaPermission,
+        LocalSecret,
+        LocalHttpApi,
+        LocalHttpApiStage,
+    ):
         model_map[local.cloudformation_type()] = local
 
 
@@ -534,3 +697,25 @@ def _kinesis_iterators_from_stream_arn() -> None:
         return original(self, stream_arn, stream_name, *args, **kwargs)
 
     KinesisBackend.get_shard_iterator = get_shard_iterator  # type: ignore[method-assign]
+
+
+def _function_environment_values_are_strings() -> None:
+    """moto's CloudFormation resolves a Ref to a Number parameter to an int, where
+    CloudFormation passes a string; a function's Environment then holds numbers that
+    GetFunctionConfiguration returns as numbers. Lambda's environment values are strings.
+    """
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: Any, resource_name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        variables = cloudformation_json.get("Properties", {}).get("Environment", {}).get("Variables")
+        if isinstance(variables, dict):
+            for key, value in variables.items():
+                if isinstance(value, bool):
+                    variables[key] = str(value).lower()
+                elif not isinstance(value, str):
+                    variables[key] = str(value)
+        return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[assignment,method-assign]

@@ -97,7 +97,10 @@ def test_dlq_depth_alarm_starts_the_redrive_once(
     sqs = engine.client("sqs")
     evaluator = alarms(engine)
     try:
-        # An empty DLQ: no state change, no execution.
+        # A new alarm has no data; an empty DLQ makes it OK, an event the rule does not match.
+        assert alarm_state(engine, name) == "INSUFFICIENT_DATA"
+        (first,) = mine(evaluator.evaluate(), name)
+        assert (first.previous, first.current, first.datapoint) == ("INSUFFICIENT_DATA", "OK", 0.0)
         assert mine(evaluator.evaluate(), name) == []
         assert executions(engine, stack) == []
 
@@ -139,17 +142,9 @@ def test_dlq_depth_alarm_starts_the_redrive_once(
         drain(engine, dlq)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG (fidelity): a new alarm starts in INSUFFICIENT_DATA on AWS (CloudFormation "
-        "AWS::CloudWatch::Alarm: 'the alarm state is immediately set to INSUFFICIENT_DATA'); "
-        "moto's put_metric_alarm starts it OK ('Unchecked: Initial alarm creation') and neither "
-        "workarounds.LocalCloudWatchAlarm nor alarms.py corrects it, so the first ALARM event's "
-        "previousState is OK and no INSUFFICIENT_DATA -> OK event is ever sent."
-    ),
-)
 def test_new_alarm_starts_with_insufficient_data(engine: LocalEngine, deploy: Deploy) -> None:
+    """CloudFormation: "When this operation creates an alarm, the alarm state is immediately
+    set to INSUFFICIENT_DATA" (moto's own starts OK; workarounds.LocalCloudWatchAlarm)."""
     stack = deploy()
     assert alarm_state(engine, stack.outputs["DlqDepthAlarmName"]) == "INSUFFICIENT_DATA"
 
@@ -195,6 +190,7 @@ def test_m_of_n_alarm_needs_m_breaching_datapoints_of_the_last_n(
 ) -> None:
     url, name = depth_queue
     evaluator = alarms(engine)
+    initial = alarm_state(engine, name)  # moto starts an API-created alarm OK, CloudWatch INSUFFICIENT_DATA
     start = datetime(2024, 5, 6, 7, 0, tzinfo=UTC)
     states = []
     # depth per period; window (last 3) and breaching count (>= 2) in the comments
@@ -208,7 +204,7 @@ def test_m_of_n_alarm_needs_m_breaching_datapoints_of_the_last_n(
         states.append((depth, changes[0].current if changes else None, alarm_state(engine, name)))
 
     assert states == [
-        (0, None, "OK"),  # [0]        0 breaching: OK (moto's initial state), no change
+        (0, None if initial == "OK" else "OK", "OK"),  # [0]  0 breaching: OK
         (5, None, "OK"),  # [0,5]      1 of 2 needed: stays
         (1, None, "OK"),  # [0,5,1]    1: stays
         (3, "ALARM", "ALARM"),  # [5,1,3]    2: ALARM

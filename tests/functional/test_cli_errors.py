@@ -40,7 +40,7 @@ def write(tmp_path: Path, content: str | bytes | dict[str, Any], name: str = "sc
     return path
 
 
-CASES = {
+CASES: dict[str, tuple[Any, list[str]]] = {
     "not JSON": ('{"source": {"type": "kinesis"},\n  records: []}', ["not JSON", "line 2 column 3"]),
     "unknown field": (scenario(colour="red"), ["colour: is not a known field"]),
     "unknown nested field": (
@@ -80,7 +80,7 @@ def test_invalid_scenario_is_named_with_exit_code_2(
     case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     content, expected = CASES[case]
-    path = write(tmp_path, content if not isinstance(content, list) else json.dumps(content))
+    path = write(tmp_path, json.dumps(content) if isinstance(content, list) else content)
     code, out, err = run_cli(capsys, "run", str(path), "--report", str(tmp_path / "report.json"))
     assert code == 2
     assert err.startswith(f"redrive-local: ScenarioError: {path}: ")
@@ -139,16 +139,26 @@ def test_unknown_trigger_is_a_usage_error(tmp_path: Path, capsys: pytest.Capture
     assert "argument --trigger: invalid choice: 'cron'" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: scenario.load_scenario reads the file with path.read_text() outside its try and "
-        "catches only json.JSONDecodeError, so a scenario file that is not UTF-8 escapes as "
-        "UnicodeDecodeError: a traceback and exit code 1 instead of a ScenarioError."
-    ),
-)
 def test_scenario_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, b"\xff\xfe{\x00")
     code, out, err = run_cli(capsys, "run", str(path), "--report", str(tmp_path / "r.json"))
     assert code == 2
-    assert err.startswith(f"redrive-local: ScenarioError: {path}: ")
+    assert err.strip() == f"redrive-local: ScenarioError: {path}: not a text file (a scenario is UTF-8 JSON)"
+    assert "Traceback" not in err + out
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: cli.main writes --report only after the whole rehearsal (deploy, consumer, "
+        "execution) and catches only ScenarioError/DeployError/RehearsalError, so a report path "
+        "in a folder that does not exist ends in a FileNotFoundError traceback (exit 1) after the "
+        "run, instead of a clear error before it."
+    ),
+)
+def test_report_in_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, scenario())
+    report = tmp_path / "no-such-folder" / "report.json"
+    code, out, err = run_cli(capsys, "run", str(path), "--trigger", "manual", "--quiet", "--report", str(report))
+    assert code == 2
+    assert str(report) in err and "Traceback" not in err + out

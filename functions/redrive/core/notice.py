@@ -28,6 +28,11 @@ def completion_notice(run: RunConfig, report: dict[str, Any]) -> tuple[str, str]
         f"Failed again (back in the DLQ as self-contained messages): {counts['failed']}",
         f"Planned only: {counts['planned']}; messages returned as they were: {counts['returnedMessages']}",
     ]
+    approval = report.get("approval") or {}
+    if approval.get("decision"):
+        who = f" by {approval['decidedBy']}" if approval.get("decidedBy") else ""
+        why = f": {approval['comment']}" if approval.get("comment") else ""
+        lines += ["", f"Approval: {approval['decision']}{who}{why}"]
     if report.get("error"):
         lines += ["", f"Error: {report['error']}"]
     lines += ["", f"Report: s3://{run.bucket}/{run.prefix}report.json"]

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from ..errors import InvalidInput
-from ..models import RedriveSettings, RunConfig, describe_validation_error, parse_manual_input
+from ..models import ApprovalSettings, RedriveSettings, RunConfig, describe_validation_error, parse_manual_input
 from ..rules.base import RuleConfigError
 from ..rules.engine import load_rules
 from ..settings import Settings
@@ -61,6 +61,10 @@ def prepare_run(raw_input: Any, execution_arn: str, settings: Settings, lock: Ru
         )
     except ValidationError as error:
         raise InvalidInput(describe_validation_error(error)) from None
+    if manual.approval.skip and not settings.allow_skip_approval:
+        raise InvalidInput(
+            "approval.skip: this stack does not allow skipping approval (template parameter AllowSkipApproval)"
+        )
     dlq_url = manual.dlq_url or settings.dlq_url
     if not dlq_url:
         raise InvalidInput("dlqUrl: no DLQ given in the input and none configured (DLQ_URL)")
@@ -76,6 +80,10 @@ def prepare_run(raw_input: Any, execution_arn: str, settings: Settings, lock: Ru
         dryRun=manual.dry_run,
         rules=manual.rules,
         redrive=redrive,
+        approval=ApprovalSettings(
+            skip=bool(manual.approval.skip),
+            timeoutSeconds=manual.approval.timeout_seconds or settings.approval_timeout_seconds,
+        ),
         comment=manual.comment,
     )
     holder = lock.acquire_lock(dlq_url, execution_arn)

@@ -25,7 +25,13 @@ from ..settings import Settings
 logger = Logger(service="stream-redrive")
 
 
-def finish(run: RunConfig, mode: Mode, error: dict[str, Any] | None, settings: Settings) -> dict[str, Any]:
+def finish(
+    run: RunConfig,
+    mode: Mode,
+    error: dict[str, Any] | None,
+    settings: Settings,
+    approval: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     store = S3Store(aws.client("s3"), run.bucket)
     result = finalize_run(
         mode=mode,
@@ -36,6 +42,7 @@ def finish(run: RunConfig, mode: Mode, error: dict[str, Any] | None, settings: S
         dlq=DeadLetterQueue(aws.client("sqs"), run.dlq_url),
         error=error,
         redrive_settings=run.redrive.model_dump(by_alias=True),
+        approval=approval,
     )
     counts = result.report["counts"]
     if settings.topic_arn:
@@ -56,4 +63,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if isinstance(error, dict) and isinstance(error.get("Cause"), str):
         with contextlib.suppress(json.JSONDecodeError):
             error = {**error, "Cause": json.loads(error["Cause"])}
-    return finish(run, event.get("mode", "complete"), error, Settings.from_env())
+    return finish(run, event.get("mode", "complete"), error, Settings.from_env(), event.get("approval"))
