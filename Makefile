@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint validate unit lock clean bench
+.PHONY: setup browser demo test lint validate unit lock clean bench
 
 $(STAMP): requirements.lock pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,16 @@ $(STAMP): requirements.lock pyproject.toml package.json package-lock.json
 
 setup: $(STAMP)
 
+# The decision page's browser test drives Debian's headless Chromium.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "note: could not install chromium and chromium-driver; the browser test will be skipped"
+
 demo: setup
 	$(BIN)/redrive-local demo
 
-test: setup lint validate
+test: setup browser lint validate
 	$(BIN)/pytest
 
 lint: setup

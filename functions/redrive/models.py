@@ -17,7 +17,9 @@ Target = Literal["invoke", "stream", "queue"]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    """Unknown fields and coerced types ("dryRun": "no", "maxMessages": "5") are errors."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
 
 class RedriveInput(_Strict):
@@ -31,7 +33,7 @@ class RedriveInput(_Strict):
 
 class ApprovalInput(_Strict):
     skip: bool | None = None
-    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds", ge=60, le=7 * 24 * 3600)
+    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds", ge=1, le=7 * 24 * 3600)
 
 
 class ManualInput(_Strict):

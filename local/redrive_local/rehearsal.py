@@ -61,6 +61,7 @@ class Rehearsal:
         self.scenario = scenario
         self.trigger = trigger
         self.approve = approve
+        self.extra_parameters: dict[str, str] = {}  # more template parameters for the deploy
         self.approval: dict[str, Any] = {"requested": False, "decision": None, "email": None}
         self.say = narrate
         self.engine = engine or get_engine()
@@ -73,6 +74,7 @@ class Rehearsal:
         name = f"rehearsal-{uuid.uuid4().hex[:8]}"
         parameters = self.scenario.template_parameters()
         parameters["ApprovalBaseUrl"] = self.engine.api.base_url(name)
+        parameters.update(self.extra_parameters)
         if self.trigger == "alarm":
             # An alarm-started run takes its settings from the stack, as it would on AWS.
             parameters["RunDefaults"] = json.dumps(self.scenario.run, separators=(",", ":"))

@@ -193,6 +193,9 @@ def _stopped_executions_end_aborted() -> None:
     abort handling (``AttributeError: 'str' object has no attribute 'get'`` in the Map
     state), so the execution ends FAILED with ``States.Runtime``. Step Functions ends a
     stopped execution ABORTED. A stop request is remembered and the end status corrected.
+
+    moto also leaves a ``waitForTaskToken`` task waiting after a stop, until the task's
+    own timeout (a day for an approval); the stop now wakes every waiting callback.
     """
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -203,6 +206,10 @@ def _stopped_executions_end_aborted() -> None:
     def stop(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
         self.stop_requested = True
         original_stop(self, stop_date, error, cause)
+        worker = getattr(self, "exec_worker", None)
+        pool = getattr(getattr(worker, "env", None), "callback_pool_manager", None)
+        for endpoint in list(getattr(pool, "_pool", {}).values()):
+            endpoint.interrupt_all()
 
     def reflect(self: Any) -> None:
         original_reflect(self)

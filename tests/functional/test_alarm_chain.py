@@ -91,7 +91,8 @@ def assert_documented_state_change_event(event: dict[str, Any], alarm: dict[str,
 def test_dlq_depth_alarm_starts_the_redrive_once(
     engine: LocalEngine, deploy: Deploy, wait_execution: WaitExecution
 ) -> None:
-    stack = deploy()
+    # A dry run (the stack's default for alarm-started runs) ends without waiting for approval.
+    stack = deploy(RunDefaults=json.dumps({"dryRun": True}))
     name = stack.outputs["DlqDepthAlarmName"]
     dlq = stack.outputs["DeadLetterQueueUrl"]
     sqs = engine.client("sqs")
@@ -124,7 +125,7 @@ def test_dlq_depth_alarm_starts_the_redrive_once(
         assert ISO_SECONDS.match(json.loads(started["input"])["alarmTime"])
         assert wait_execution(execution["executionArn"])["status"] == "SUCCEEDED"
 
-        # Still deep (the run put the message it could not recognise back): no state change, no event.
+        # Still deep (a dry run puts every message back): no state change, no event.
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"note": "another"}))
         assert mine(evaluator.evaluate(), name) == []
         assert alarm_state(engine, name) == "ALARM"

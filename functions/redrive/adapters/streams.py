@@ -44,6 +44,7 @@ class ShardRangeReader:
         source: str,
         page_limit: int = 1000,
         max_empty_pages: int = 3,
+        max_empty_pages_behind: int = 100,
         max_attempts: int = 8,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -51,6 +52,7 @@ class ShardRangeReader:
         self.source = source
         self.page_limit = page_limit
         self.max_empty_pages = max_empty_pages
+        self.max_empty_pages_behind = max_empty_pages_behind
         self.max_attempts = max_attempts
         self.sleep = sleep
 
@@ -114,7 +116,13 @@ class ShardRangeReader:
                 empty_pages = 0
             else:
                 empty_pages += 1
-                if page.get("MillisBehindLatest") == 0 or empty_pages >= self.max_empty_pages:
+                behind = page.get("MillisBehindLatest")
+                if behind == 0:
+                    return read  # Kinesis: at the tip, nothing more to come
+                # Kinesis may answer several empty pages before a shard's next records
+                # (MillisBehindLatest > 0); DynamoDB Streams says nothing of the tip.
+                limit = self.max_empty_pages_behind if behind else self.max_empty_pages
+                if empty_pages >= limit:
                     return read
             iterator = page.get("NextShardIterator")
         return read

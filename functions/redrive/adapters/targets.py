@@ -121,7 +121,8 @@ class StreamTarget:
             if not retry:
                 return {}
             pending = retry
-            self.sleep(min(2.0, 0.1 * 2**attempt))
+            if attempt < PUT_RECORDS_ATTEMPTS - 1:
+                self.sleep(min(2.0, 0.1 * 2**attempt))
         return last_errors
 
     def _put_items(self, batch: dict[str, Any]) -> dict[str, str]:

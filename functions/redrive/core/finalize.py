@@ -11,7 +11,8 @@ Modes:
   return as they were; records of partly finished messages return one by one.
 
 Unrecognised messages always return untouched. A message is finished once all its
-records are; nothing is dropped on any path.
+records are; nothing is dropped on any path. A run is finalized once: a retried Finalize,
+or a Release after a Finalize that got as far as the DLQ, changes nothing more.
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ def finalize_run(
     approval: dict[str, Any] | None = None,
     now: float | None = None,
 ) -> FinalizeResult:
+    if store.exists(f"{prefix}report.json"):
+        earlier = store.get_json(f"{prefix}report.json")
+        if earlier.get("completed"):
+            return FinalizeResult(report=earlier)
     messages = load_messages(store, prefix)
     manifest = store.get_json(f"{prefix}manifest.json") if store.exists(f"{prefix}manifest.json") else None
     plan = store.get_json(f"{prefix}plan.json") if store.exists(f"{prefix}plan.json") else None
@@ -182,24 +187,22 @@ def finalize_run(
                 }
             )
 
+    expired_only = {e["messageId"] for e in (plan or {}).get("expired", [])}
     returned: list[str] = []
-    requeued: list[str] = []
+    requeued: dict[str, str] = {}  # record id -> reason
     for message_id, message in messages.items():
         kind = kinds.get(message_id, {}).get("kind", "unrecognised")
         rids = message_records.get(message_id, [])
         finished_any = any(outcomes.get(r, ("", None, False))[2] for r in rids)
         if kind == "unrecognised" or plan is None or not finished_any:
-            if kind != "unrecognised" and plan is not None and not rids and mode == "complete":
+            if mode == "complete" and kind != "unrecognised" and not rids and message_id in expired_only:
                 continue  # every record of the pointer expired: the pointer is kept in the report
-            dlq.send(message["body"], message.get("messageAttributes"))
             returned.append(message_id)
             continue
         for rid in rids:
             record_outcome, reason, finished = outcomes[rid]
-            if rid in requeued or (finished and record_outcome != "failed"):
-                continue
-            dlq.send(requeue_body(fetched[rid], run_id, reason or record_outcome, store, prefix, bucket))
-            requeued.append(rid)
+            if rid not in requeued and (not finished or record_outcome == "failed"):
+                requeued[rid] = reason or record_outcome
 
     counts = {
         "dlqMessages": len(messages),
@@ -249,5 +252,15 @@ def finalize_run(
             store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{prefix}fetched/")
         ),
     }
+    # The report (with what is about to go back) is durable before the sends, and marked
+    # complete after them: a retried or second finalize of the run sends nothing again.
+    report["completed"] = False
     store.put_json(f"{prefix}report.json", report)
-    return FinalizeResult(report=report, returned_messages=returned, requeued_records=requeued)
+    for message_id in returned:
+        message = messages[message_id]
+        dlq.send(message["body"], message.get("messageAttributes"))
+    for rid, reason in requeued.items():
+        dlq.send(requeue_body(fetched[rid], run_id, reason, store, prefix, bucket))
+    report["completed"] = True
+    store.put_json(f"{prefix}report.json", report)
+    return FinalizeResult(report=report, returned_messages=returned, requeued_records=list(requeued))

@@ -87,10 +87,12 @@ def _pointer(body: dict[str, Any]) -> tuple[Pointer | None, str]:
     missing = [name for name in _POINTER_FIELDS if info.get(name) in (None, "")]
     if missing:
         return None, f"{found[0]} lacks {', '.join(missing)}"
-    try:
-        start, end, size = int(info["startSequenceNumber"]), int(info["endSequenceNumber"]), int(info["batchSize"])
-    except (TypeError, ValueError):
-        return None, f"{found[0]} has a sequence number or batchSize that is not an integer"
+    sequence_numbers = (info["startSequenceNumber"], info["endSequenceNumber"])
+    if not all(isinstance(s, str) and s.isdigit() for s in sequence_numbers):
+        return None, f"{found[0]} has a sequence number that is not an integer (a string of digits)"
+    if isinstance(info["batchSize"], bool) or not isinstance(info["batchSize"], int):
+        return None, f"{found[0]} has a batchSize that is not an integer"
+    start, end, size = int(sequence_numbers[0]), int(sequence_numbers[1]), info["batchSize"]
     if start > end or size < 1:
         return None, f"{found[0]} has an empty range"
     return (
@@ -114,7 +116,8 @@ def _payload_records(payload: Any) -> list[dict[str, Any]] | None:
         except json.JSONDecodeError:
             return None
     if isinstance(payload, dict) and isinstance(payload.get("Records"), list):
-        return [r for r in payload["Records"] if isinstance(r, dict)]
+        records = [r for r in payload["Records"] if isinstance(r, dict)]
+        return records or None
     return None
 
 

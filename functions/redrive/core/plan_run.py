@@ -27,7 +27,13 @@ def _resolve_references(store: ObjectStore, group: dict[str, Any]) -> dict[str, 
 
 
 def plan_run(run: RunConfig, store: ObjectStore, default_function: str | None) -> dict[str, Any]:
-    fetched = [_resolve_references(store, store.get_json(k)) for k in store.list_keys(f"{run.prefix}fetched/")]
+    fetched = []
+    for key in store.list_keys(f"{run.prefix}fetched/"):
+        group = store.get_json(key)
+        resolved = _resolve_references(store, group)
+        if resolved != group:
+            store.put_json(key, resolved)  # later steps (finalize, approval) see the record itself
+        fetched.append(resolved)
     plan = plan_records(
         fetched,
         load_rules(run.rules),

@@ -58,7 +58,7 @@ class RunPlan:
 
 def _redriven_form(record: dict[str, Any], new_data: Any) -> dict[str, Any]:
     """The record as it will be redriven: its payload replaced by the repaired data."""
-    out = {k: v for k, v in record.items() if k not in ("failure", "oldImage")}
+    out = {k: v for k, v in record.items() if k != "failure"}
     if record["source"] == "kinesis":
         out["payload"] = base64.b64encode(json.dumps(new_data, separators=(",", ":")).encode()).decode()
     else:
@@ -133,7 +133,7 @@ def plan_records(
                 to_redrive.append((record, redriven))
         else:
             entry.update({"class": "transient", "action": "redrive"})
-            to_redrive.append((record, {k: v for k, v in record.items() if k not in ("failure", "oldImage")}))
+            to_redrive.append((record, {k: v for k, v in record.items() if k != "failure"}))
         if outcome.rule:
             fired = plan.rules_fired.setdefault(
                 outcome.rule, {"count": 0, "outcome": outcome.outcome, "reason": outcome.reason, "samples": []}

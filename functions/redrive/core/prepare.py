@@ -38,8 +38,9 @@ def merged_input(raw_input: Any, run_defaults: str) -> Any:
     if not isinstance(raw_input, dict):
         return raw_input
     merged = {**defaults, **raw_input}
-    if isinstance(defaults.get("redrive"), dict) and isinstance(raw_input.get("redrive"), dict):
-        merged["redrive"] = {**defaults["redrive"], **raw_input["redrive"]}
+    for section in ("redrive", "approval"):
+        if isinstance(defaults.get(section), dict) and isinstance(raw_input.get(section), dict):
+            merged[section] = {**defaults[section], **raw_input[section]}
     return merged
 
 
