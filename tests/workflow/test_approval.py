@@ -97,7 +97,7 @@ def test_a_get_never_decides(engine: LocalEngine) -> None:
 
 def test_a_replayed_post_changes_nothing(engine: LocalEngine) -> None:
     rehearsal, arn, email = waiting_run(engine, {})
-    page, first = decide_through_page(str(email.link), "approve", name="first", comment="")
+    _, first = decide_through_page(str(email.link), "approve", name="first", comment="")
     assert first.status == 200
     signed = str(email.link).split("id=", 1)[1]
     replay = fetch(str(email.link).split("?", 1)[0], {"id": signed, "decision": "reject", "name": "second"})

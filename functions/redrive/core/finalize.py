@@ -190,7 +190,7 @@ def finalize_run(
     expired_only = {e["messageId"] for e in (plan or {}).get("expired", [])}
     returned: list[str] = []
     requeued: dict[str, str] = {}  # record id -> reason
-    for message_id, message in messages.items():
+    for message_id in messages:
         kind = kinds.get(message_id, {}).get("kind", "unrecognised")
         rids = message_records.get(message_id, [])
         finished_any = any(outcomes.get(r, ("", None, False))[2] for r in rids)
