@@ -27,13 +27,30 @@ MIXED = [
 def prepared(
     engine: LocalEngine, records: list[dict[str, Any]], run: dict[str, Any] | None = None, **extra: Any
 ) -> Rehearsal:
+    """A stack whose runs may skip approval (approval has its own tests), records written,
+    the consumer's failures in the DLQ."""
     rehearsal = Rehearsal(kinesis_scenario(records, run, **extra), trigger="manual", engine=engine)
+    rehearsal.extra_parameters = {"AllowSkipApproval": "true"}
     rehearsal.prepare()
     return rehearsal
 
 
 def start(rehearsal: Rehearsal, run_input: dict[str, Any]) -> str:
-    return rehearsal.start(run_input)
+    """Start by hand, without waiting for anyone's approval."""
+    return rehearsal.start({**run_input, "approval": {"skip": True}})
+
+
+def finished_report(engine: LocalEngine, bucket: str, run_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The run's report once Finalize (or the abort handler) has put the DLQ right."""
+    deadline = time.monotonic() + timeout
+    key = f"runs/{run_id}/report.json"
+    while time.monotonic() < deadline:
+        if key in s3_keys(engine, bucket, f"runs/{run_id}/"):
+            report: dict[str, Any] = s3_json(engine, bucket, key)
+            if report.get("completed"):
+                return report
+        time.sleep(0.05)
+    raise AssertionError(f"no completed report for run {run_id}")
 
 
 # --- 1. Nothing is lost ------------------------------------------------------------------
@@ -78,12 +95,7 @@ def test_an_aborted_run_returns_what_it_did_not_finish(engine: LocalEngine) -> N
     engine.client("stepfunctions").stop_execution(executionArn=arn, error="OperatorAbort", cause="test")
     described = wait_for(engine, arn)
     assert described["status"] == "ABORTED", (described.get("error"), described.get("cause"))
-    deadline = time.monotonic() + 30
-    while (
-        f"runs/{run_id}/report.json" not in s3_keys(engine, bucket, f"runs/{run_id}/") and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
-    report = s3_json(engine, bucket, f"runs/{run_id}/report.json")
+    report = finished_report(engine, bucket, run_id)
     assert report["mode"] == "release"
     assert report["error"]["Error"] == "ExecutionAborted"
     redriven = [r for r in report["records"] if r["outcome"] == "redriven"]
