@@ -251,6 +251,7 @@ class Rehearsal:
 
     def redrive(self, run_input: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start the workflow on the prepared stack, wait for it, and report."""
+        self.approval = {"requested": False, "decision": None, "email": None}
         dlq_url = self.outputs["DeadLetterQueueUrl"]
         before = queue_bodies(dlq_url)
         self.say(f"DLQ holds {len(before)} message(s)")

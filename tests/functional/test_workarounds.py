@@ -242,7 +242,7 @@ def test_configure_moto(
     name = python_function("def handler(event, context):\n    return 'ran'\n")
     code = get_backend(ACCOUNT, REGION).get_function(name).code
     s3 = engine.client("s3")
-    with pytest.raises(s3.exceptions.ClientError, match="404|NoSuchBucket|Not Found"):
+    with pytest.raises(s3.exceptions.ClientError, match=r"404|NoSuchBucket|Not Found"):
         s3.head_object(Bucket=code["S3Bucket"], Key=code["S3Key"])
     assert engine.client("lambda").get_function(FunctionName=name)["Configuration"]["State"] == "Active"
     # ... and a state machine created through the API runs.

@@ -6,7 +6,7 @@ import base64
 import json
 from typing import Any
 
-from redrive.core.planning import SAMPLES_PER_RULE, plan_records
+from redrive.core.planning import PREVIEW_CHARS, SAMPLES_PER_RULE, plan_records
 from redrive.rules import load_rules
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
@@ -300,11 +300,11 @@ class TestRulesFired:
         assert repaired["reason"] == "amount was sent as text"
         assert len(repaired["samples"]) == SAMPLES_PER_RULE == 3
         first = repaired["samples"][0]
-        assert first["before"] == {"id": 0, "amount": "0"}
-        assert first["after"] == {"id": 0, "amount": 0}
+        assert first["before"] == '{"amount": "0", "id": 0}'
+        assert first["after"] == '{"amount": 0, "id": 0}'
         discarded = plan.rules_fired["drop-test-events"]
         assert discarded["count"] == 1
-        assert discarded["samples"] == [{"recordId": records[-1]["recordId"], "before": {"type": "test"}}]
+        assert discarded["samples"] == [{"recordId": records[-1]["recordId"], "before": '{"type": "test"}'}]
         assert "needs-boolean" not in plan.rules_fired
         assert plan.summary()["rules"] == plan.rules_fired
 
@@ -312,7 +312,15 @@ class TestRulesFired:
         rules = load_rules([{"name": "drop-text", "when": "data = null", "action": "discard", "reason": "text"}])
         record = kinesis(BASE, raw=b"plain words")
         plan = plan_records([group([record])], rules, target="invoke", batch_size=10)
-        assert plan.rules_fired["drop-text"]["samples"][0]["before"] == "plain words"
+        assert plan.rules_fired["drop-text"]["samples"][0]["before"] == '"plain words"'
+
+    def test_a_large_sample_is_cut_to_a_preview(self) -> None:
+        rules = load_rules([{"name": "drop-all", "when": "true", "action": "discard", "reason": "big"}])
+        record = kinesis(BASE, {"id": 1, "blob": "x" * 100_000})
+        plan = plan_records([group([record])], rules, target="invoke", batch_size=10)
+        preview = plan.rules_fired["drop-all"]["samples"][0]["before"]
+        assert len(preview) == PREVIEW_CHARS and preview.endswith("…")
+        assert preview.startswith('{"blob": "xxx')
 
 
 class TestExpiredAndMessages:

@@ -121,8 +121,8 @@ def summary_lines(summary: ApprovalSummary, now: float | None = None) -> list[st
     for name, fired in sorted(summary.rules.items()):
         lines.append(f"Rule {name}: {fired.get('outcome')} x{fired.get('count')} {fired.get('reason') or ''}".rstrip())
         for sample in fired.get("samples", []):
-            before = json.dumps(sample.get("before"), sort_keys=True)
-            after = f" -> {json.dumps(sample['after'], sort_keys=True)}" if "after" in sample else ""
+            before = sample.get("before")
+            after = f" -> {sample['after']}" if "after" in sample else ""
             lines.append(f"    {before}{after}")
     return lines
 

@@ -18,6 +18,14 @@ from ..rules.dynamodb_json import json_to_image
 from ..rules.engine import apply_rules, rule_document
 
 SAMPLES_PER_RULE = 3
+PREVIEW_CHARS = 300
+
+
+def json_preview(value: Any) -> str:
+    """Compact, key-sorted JSON of a sample, cut to PREVIEW_CHARS: samples travel in plans,
+    emails and the approval record (a DynamoDB item), so a large record must not."""
+    text = json.dumps(value, sort_keys=True, separators=(", ", ": "), default=str)
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 @dataclass
@@ -140,12 +148,10 @@ def plan_records(
             )
             fired["count"] += 1
             if len(fired["samples"]) < SAMPLES_PER_RULE:
-                sample = {
-                    "recordId": rid,
-                    "before": document.get("data") if document.get("data") is not None else document.get("text"),
-                }
+                before = document.get("data") if document.get("data") is not None else document.get("text")
+                sample = {"recordId": rid, "before": json_preview(before)}
                 if outcome.outcome == "repair":
-                    sample["after"] = outcome.data
+                    sample["after"] = json_preview(outcome.data)
                 fired["samples"].append(sample)
         plan.records[rid] = entry
 
