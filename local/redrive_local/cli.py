@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             for problem in result.problems:
                 print(f"problem: {problem}", file=sys.stderr)
             return 0 if result.ok else 1
+        if args.command in ("run", "demo") and args.report and not args.report.parent.is_dir():
+            print(f"redrive-local: cannot write the report {args.report}: its folder does not exist", file=sys.stderr)
+            return 2
         if args.command == "run":
             report = _rehearse(args.scenario, args.trigger, narrate=not args.quiet, approve=args.approve)
             args.report.write_text(json.dumps(report, indent=2, default=str))

@@ -9,6 +9,7 @@ Installed once per process by :func:`install`, before moto's server handles a re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -142,6 +143,7 @@ def _state_machine_targets_for_eventbridge() -> None:
     def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
         if not self.event_pattern.matches_event(original_event):
             return
+        moto_event = original_event  # moto's own targets expect its epoch-seconds time
         original_event = event_with_iso_time(original_event)
         others = []
         for target in self.targets:
@@ -169,7 +171,7 @@ def _state_machine_targets_for_eventbridge() -> None:
             saved = self.targets
             self.targets = others
             try:
-                original(self, original_event, transform_input)
+                original(self, moto_event, transform_input)
             finally:
                 self.targets = saved
 
@@ -490,7 +492,11 @@ class LocalLambdaPermission(CloudFormationModel):
     def delete_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
-        return None
+        from moto.awslambda.utils import get_backend
+
+        function_name = cloudformation_json["Properties"]["FunctionName"]
+        with contextlib.suppress(Exception):  # the function may be gone already
+            get_backend(account_id, region_name).get_function(function_name).policy.del_statement(resource_name)
 
 
 class LocalSecret(CloudFormationModel):
@@ -560,7 +566,11 @@ class LocalSecret(CloudFormationModel):
     def delete_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
-        return None
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secretsmanager_backends[account_id][region_name].delete_secret(
+            resource_name, recovery_window_in_days=None, force_delete_without_recovery=True
+        )
 
 
 class LocalHttpApi(CloudFormationModel):
@@ -606,7 +616,9 @@ class LocalHttpApi(CloudFormationModel):
     def delete_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
     ) -> None:
-        return None
+        from .api_gateway import HTTP_APIS
+
+        HTTP_APIS.pop(resource_name, None)
 
 
 class LocalHttpApiStage(CloudFormationModel):

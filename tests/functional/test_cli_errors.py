@@ -147,15 +147,6 @@ def test_scenario_file_that_is_not_text(tmp_path: Path, capsys: pytest.CaptureFi
     assert "Traceback" not in err + out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: cli.main writes --report only after the whole rehearsal (deploy, consumer, "
-        "execution) and catches only ScenarioError/DeployError/RehearsalError, so a report path "
-        "in a folder that does not exist ends in a FileNotFoundError traceback (exit 1) after the "
-        "run, instead of a clear error before it."
-    ),
-)
 def test_report_in_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, scenario())
     report = tmp_path / "no-such-folder" / "report.json"

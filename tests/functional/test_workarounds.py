@@ -604,17 +604,6 @@ def test_lambda_targets_for_eventbridge(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: workarounds._state_machine_targets_for_eventbridge converts the event time to "
-        "ISO-8601 before handing the other targets to moto's Rule.send_to_targets, which expects "
-        "epoch seconds: its default input template puts <time> unquoted (invalid JSON) and "
-        "_send_to_sqs_queue / _send_to_cw_log_group call float()/utcfromtimestamp() on it, so "
-        "PutEvents answers 500 whenever a matching rule has an SQS (or log group) target. "
-        "moto's own path (the saved original, epoch time) delivers it."
-    ),
-)
 def test_other_targets_still_go_to_moto(engine: LocalEngine, rules: Callable[..., str]) -> None:
     """``_state_machine_targets_for_eventbridge`` hands targets other than Step Functions and
     Lambda to moto's own code, which delivers an SQS target."""
@@ -1111,15 +1100,6 @@ def _http_api_stack(python_function: PythonFunction) -> tuple[dict[str, Any], Ca
     return resource, gone
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: delete_from_cloudformation_json of workarounds.LocalLambdaPermission, LocalSecret "
-        "and LocalHttpApi does nothing, so deleting the stack leaves the statement in the "
-        "function's policy, the secret in Secrets Manager and the API in api_gateway.HTTP_APIS "
-        "(still routable by the local API server); CloudFormation deletes them with the stack."
-    ),
-)
 @pytest.mark.parametrize(
     "kind", [_permission_stack, _secret_stack, _http_api_stack], ids=["permission", "secret", "api"]
 )
