@@ -54,41 +54,9 @@ def dynamodb_partition_key(keys: dict[str, Any]) -> str:
 
 
 def from_dynamodb_get_records(item: dict[str, Any], stream_arn: str, shard_id: str) -> dict[str, Any]:
+    """A DynamoDB Streams record: GetRecords and the Lambda event share this shape (the
+    event adds ``eventSourceARN``, which wins over ``stream_arn`` when present)."""
     ddb = item.get("dynamodb", {})
-    seq = str(ddb["SequenceNumber"])
-    keys = ddb.get("Keys", {})
-    return {
-        "recordId": record_id(shard_id, seq),
-        "source": "dynamodb",
-        "streamArn": stream_arn,
-        "shardId": shard_id,
-        "sequenceNumber": seq,
-        "partitionKey": dynamodb_partition_key(keys),
-        "approximateArrival": _iso(ddb.get("ApproximateCreationDateTime")),
-        "eventName": item.get("eventName"),
-        "keys": keys,
-        "newImage": ddb.get("NewImage"),
-        "oldImage": ddb.get("OldImage"),
-        "streamViewType": ddb.get("StreamViewType"),
-    }
-
-
-def from_invocation_event_record(item: dict[str, Any], stream_arn: str, shard_id: str) -> dict[str, Any]:
-    """A record of a Lambda stream event (as the S3 destination's ``payload`` holds it)."""
-    if "kinesis" in item:
-        kinesis = item["kinesis"]
-        seq = str(kinesis["sequenceNumber"])
-        return {
-            "recordId": record_id(shard_id, seq),
-            "source": "kinesis",
-            "streamArn": item.get("eventSourceARN", stream_arn),
-            "shardId": shard_id,
-            "sequenceNumber": seq,
-            "partitionKey": kinesis.get("partitionKey"),
-            "approximateArrival": _iso(kinesis.get("approximateArrivalTimestamp")),
-            "payload": kinesis.get("data", ""),
-        }
-    ddb = item["dynamodb"]
     seq = str(ddb["SequenceNumber"])
     keys = ddb.get("Keys", {})
     return {
@@ -104,6 +72,24 @@ def from_invocation_event_record(item: dict[str, Any], stream_arn: str, shard_id
         "newImage": ddb.get("NewImage"),
         "oldImage": ddb.get("OldImage"),
         "streamViewType": ddb.get("StreamViewType"),
+    }
+
+
+def from_invocation_event_record(item: dict[str, Any], stream_arn: str, shard_id: str) -> dict[str, Any]:
+    """A record of a Lambda stream event (as the S3 destination's ``payload`` holds it)."""
+    if "kinesis" not in item:
+        return from_dynamodb_get_records(item, stream_arn, shard_id)
+    kinesis = item["kinesis"]
+    seq = str(kinesis["sequenceNumber"])
+    return {
+        "recordId": record_id(shard_id, seq),
+        "source": "kinesis",
+        "streamArn": item.get("eventSourceARN", stream_arn),
+        "shardId": shard_id,
+        "sequenceNumber": seq,
+        "partitionKey": kinesis.get("partitionKey"),
+        "approximateArrival": _iso(kinesis.get("approximateArrivalTimestamp")),
+        "payload": kinesis.get("data", ""),
     }
 
 
