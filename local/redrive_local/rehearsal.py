@@ -187,13 +187,18 @@ class Rehearsal:
             self.say("approval email (open the link in a browser and decide):\n" + describe(email))
             return
         decision = "approve" if self.approve == "auto" else "reject"
-        self.say(f"approval email: {email.subject}")
+        self.say("approval email sent to the operators' topic:")
+        for line in describe(email).splitlines():
+            self.say(f"  | {line}")
         page, answer = decide_through_page(
             str(email.link), decision, name=f"rehearsal ({self.approve})", comment=f"--approve {self.approve}"
         )
         self.approval["page"] = {"status": page.status}
         self.approval["answer"] = {"status": answer.status}
-        self.say(f"decision page answered {page.status}; {decision} answered {answer.status}")
+        self.say(
+            f"opened the link (GET {page.status}: the decision page, which decides nothing), "
+            f"clicked {decision.title()} (POST {answer.status})"
+        )
 
     # --- the report -----------------------------------------------------------------------
     def processed_by_consumer(self) -> list[Any]:
