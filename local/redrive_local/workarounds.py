@@ -197,7 +197,8 @@ def _stopped_executions_end_aborted() -> None:
     stopped execution ABORTED. A stop request is remembered and the end status corrected.
 
     moto also leaves a ``waitForTaskToken`` task waiting after a stop, until the task's
-    own timeout (a day for an approval); the stop now wakes every waiting callback.
+    own timeout (a day for an approval); the stop now wakes every waiting callback. And the
+    history, like the status, ends with ExecutionAborted.
     """
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -221,7 +222,23 @@ def _stopped_executions_end_aborted() -> None:
             execution.error = None
             execution.cause = None
 
+    original_history = Execution.to_history_output
+
+    def to_history_output(self: Any) -> Any:
+        """The history ends as the status says: ExecutionAborted, not ExecutionFailed."""
+        output = original_history(self)
+        events = output.get("events") or []
+        if getattr(self, "stop_requested", False) and self.exec_status == ExecutionStatus.ABORTED and events:
+            last = events[-1]
+            if last.get("type") == "ExecutionFailed":
+                aborted = {k: v for k, v in last.items() if k != "executionFailedEventDetails"}
+                aborted["type"] = "ExecutionAborted"
+                aborted["executionAbortedEventDetails"] = {}
+                events[-1] = aborted
+        return output
+
     Execution.stop = stop  # type: ignore[method-assign]
+    Execution.to_history_output = to_history_output  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication._reflect_execution_status = reflect  # type: ignore[method-assign]
 
 
