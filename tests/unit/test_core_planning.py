@@ -362,3 +362,20 @@ class TestExpiredAndMessages:
         )
         plan = plan_records([group([kinesis(BASE)])], rules, target="invoke", batch_size=10)
         assert plan.records[f"{SHARD0}:{BASE}"]["action"] == "discard"
+
+
+def test_a_shards_batches_form_one_lane_in_order() -> None:
+    records = [kinesis(BASE + s, {"id": s, "amount": s}) for s in range(5)]
+    other = [
+        dict(r, shardId="shardId-000000000009", recordId=f"shardId-000000000009:{r['sequenceNumber']}")
+        for r in records[:2]
+    ]
+    plan = plan_records([group(records), group(other)], load_rules([]), target="invoke", batch_size=2)
+    lanes = plan.lanes()
+    assert sorted(len(lane) for lane in lanes) == [1, 3]
+    for lane in lanes:
+        batches = [next(b for b in plan.batches if b["batchId"] == i) for i in lane]
+        assert len({b["shardId"] for b in batches}) == 1
+        sequence = [int(r["sequenceNumber"]) for b in batches for r in b["records"]]
+        assert sequence == sorted(sequence)
+    assert plan.to_json()["lanes"] == lanes

@@ -103,6 +103,19 @@ def test_the_redrive_never_goes_faster_than_the_rate(engine: LocalEngine) -> Non
         overlapping = sum(1 for s, f in busy if s <= start < f)
         assert overlapping <= concurrency, "MaxConcurrency holds"
 
+    # A shard's batches go one after another, in sequence order.
+    prefix = f"runs/{run_id_of(report)}/"
+    shard_of = {
+        b["batchId"]: b["shardId"]
+        for b in (s3_json(engine, bucket, k) for k in s3_keys(engine, bucket, prefix + "batches/"))
+    }
+    by_id = {r["batchId"]: r for r in results}
+    for shard in set(shard_of.values()):
+        lane = sorted(b for b, s in shard_of.items() if s == shard)
+        assert len(lane) > 1
+        for earlier, later in zip(lane, lane[1:], strict=False):
+            assert by_id[later]["startedAt"] >= by_id[earlier]["sentAt"], (earlier, later)
+
 
 def test_records_in_the_redrive_event_have_the_shape_the_mapping_sends(engine: LocalEngine) -> None:
     scenario = kinesis_scenario(REPAIRABLE[:1], {"rules": [AMOUNT_AS_NUMBER], "dryRun": True})

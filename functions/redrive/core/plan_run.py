@@ -49,6 +49,7 @@ def plan_run(run: RunConfig, store: ObjectStore, default_function: str | None) -
     summary = document["summary"]
     return {
         "batches": document["batches"],
+        "lanes": document["lanes"],
         "records": summary["records"],
         "expired": summary["expired"],
         "byAction": summary["byAction"],

@@ -54,12 +54,20 @@ class RunPlan:
             "rules": self.rules_fired,
         }
 
+    def lanes(self) -> list[list[str]]:
+        """Batch ids per lane (one shard and consumer), in the order they must go."""
+        lanes: dict[int, list[str]] = {}
+        for batch in self.batches:
+            lanes.setdefault(batch["lane"], []).append(batch["batchId"])
+        return [lanes[k] for k in sorted(lanes)]
+
     def to_json(self) -> dict[str, Any]:
         return {
             "records": self.records,
             "expired": self.expired,
             "messageRecords": self.message_records,
             "batches": [b["batchId"] for b in self.batches],
+            "lanes": self.lanes(),
             "summary": self.summary(),
         }
 
@@ -169,19 +177,21 @@ def cut_batches(
     function_override: str | None,
     default_function: str | None,
 ) -> list[dict[str, Any]]:
-    """Batches of at most ``batch_size``, one shard each, in sequence order."""
+    """Batches of at most ``batch_size``, one shard each, in sequence order. A shard's
+    batches form a lane, redriven one after another, so its records keep their order."""
     lanes: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for original, redriven in to_redrive:
         function = _function_for(original, function_override, default_function) if target == "invoke" else ""
         key = (function or "", original["source"], original.get("streamArn", ""), original.get("shardId", ""))
         lanes.setdefault(key, []).append(redriven)
     batches: list[dict[str, Any]] = []
-    for (function, source, stream_arn, shard_id), members in sorted(lanes.items()):
+    for lane, ((function, source, stream_arn, shard_id), members) in enumerate(sorted(lanes.items())):
         members.sort(key=lambda r: int(r["sequenceNumber"]) if str(r.get("sequenceNumber", "")).isdigit() else 0)
         for start in range(0, len(members), batch_size):
             batches.append(
                 {
                     "batchId": f"b{len(batches) + 1:05d}",
+                    "lane": lane,
                     "target": target,
                     "functionArn": function or None,
                     "source": source,
