@@ -234,7 +234,7 @@ def _stopped_executions_end_aborted() -> None:
                 aborted = {k: v for k, v in last.items() if k != "executionFailedEventDetails"}
                 aborted["type"] = "ExecutionAborted"
                 aborted["executionAbortedEventDetails"] = {}
-                events[-1] = aborted
+                events[-1] = aborted  # type: ignore[call-overload]
         return output
 
     Execution.stop = stop  # type: ignore[method-assign]

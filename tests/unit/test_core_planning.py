@@ -366,10 +366,7 @@ class TestExpiredAndMessages:
 
 def test_a_shards_batches_form_one_lane_in_order() -> None:
     records = [kinesis(BASE + s, {"id": s, "amount": s}) for s in range(5)]
-    other = [
-        dict(r, shardId="shardId-000000000009", recordId=f"shardId-000000000009:{r['sequenceNumber']}")
-        for r in records[:2]
-    ]
+    other = [kinesis(BASE + s, {"id": s, "amount": s}, shard="shardId-000000000009") for s in range(2)]
     plan = plan_records([group(records), group(other)], load_rules([]), target="invoke", batch_size=2)
     lanes = plan.lanes()
     assert sorted(len(lane) for lane in lanes) == [1, 3]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 from typing import Any
 
@@ -113,7 +114,7 @@ def test_the_redrive_never_goes_faster_than_the_rate(engine: LocalEngine) -> Non
     for shard in set(shard_of.values()):
         lane = sorted(b for b, s in shard_of.items() if s == shard)
         assert len(lane) > 1
-        for earlier, later in zip(lane, lane[1:], strict=False):
+        for earlier, later in itertools.pairwise(lane):
             assert by_id[later]["startedAt"] >= by_id[earlier]["sentAt"], (earlier, later)
 
 
