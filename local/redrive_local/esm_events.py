@@ -19,12 +19,14 @@ two examples do).
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from redrive.core.records import from_dynamodb_get_records, from_kinesis_get_records
+from redrive.core.stream_events import event_record
 
 SourceKind = Literal["kinesis", "dynamodb"]
 Condition = Literal["RetryAttemptsExhausted", "RecordAgeExceeded"]
@@ -132,51 +134,21 @@ def reported_failures(payload: Any, batch: list[StreamRecord]) -> tuple[Literal[
 
 
 def kinesis_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str, role_arn: str) -> StreamRecord:
-    """A Kinesis GetRecords record as Lambda delivers it (``data`` base64)."""
-    data = raw["Data"]
-    payload = data if isinstance(data, bytes) else str(data).encode()
+    """A Kinesis GetRecords record as Lambda delivers it (``data`` base64), built by the
+    product's own event builder (the redrive's invoke target sends the same shape)."""
+    record = from_kinesis_get_records(raw, stream_arn, shard_id)
+    record["invokeIdentityArn"] = role_arn
     arrival = round(_epoch(raw["ApproximateArrivalTimestamp"]), 3)
-    sequence = str(raw["SequenceNumber"])
-    event_record = {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": raw["PartitionKey"],
-            "sequenceNumber": sequence,
-            "data": base64.b64encode(payload).decode(),
-            "approximateArrivalTimestamp": arrival,
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{sequence}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": role_arn,
-        "awsRegion": region,
-        "eventSourceARN": stream_arn,
-    }
-    return StreamRecord(sequence, arrival, event_record)
-
-
-_STREAM_RECORD_FIELDS = ("Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType")
+    return StreamRecord(record["sequenceNumber"], arrival, event_record(record, region))
 
 
 def dynamodb_record(raw: dict[str, Any], stream_arn: str, region: str) -> StreamRecord:
     """A DynamoDB Streams GetRecords record as Lambda delivers it: ``eventVersion`` "1.1",
     ``ApproximateCreationDateTime`` in epoch seconds (rounded down, as DynamoDB Streams
-    keeps it), ``eventSourceARN`` added."""
-    change = raw["dynamodb"]
-    created = float(math.floor(_epoch(change["ApproximateCreationDateTime"])))
-    dynamodb: dict[str, Any] = {"ApproximateCreationDateTime": int(created)}
-    dynamodb.update({k: change[k] for k in _STREAM_RECORD_FIELDS if k in change})
-    event_record = {
-        "eventID": raw["eventID"],
-        "eventName": raw["eventName"],
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "dynamodb": dynamodb,
-        "eventSourceARN": stream_arn,
-    }
-    return StreamRecord(str(change["SequenceNumber"]), created, event_record)
+    keeps it), ``eventSourceARN`` added; built by the product's own event builder."""
+    record = from_dynamodb_get_records(raw, stream_arn, "")
+    created = float(math.floor(_epoch(raw["dynamodb"]["ApproximateCreationDateTime"])))
+    return StreamRecord(record["sequenceNumber"], created, event_record(record, region))
 
 
 def invocation_event(records: list[StreamRecord]) -> dict[str, Any]:

@@ -46,6 +46,8 @@ DYNAMODB_FIELDS = {
     "partitionKey",
     "approximateArrival",
     "eventName",
+    "eventId",
+    "sizeBytes",
     "keys",
     "newImage",
     "oldImage",
@@ -126,6 +128,17 @@ class TestDynamoDbGetRecords:
         assert record["oldImage"] == OLD_IMAGE
         assert record["streamViewType"] == "NEW_AND_OLD_IMAGES"
         assert record["approximateArrival"] == ARRIVAL.isoformat()
+
+    def test_the_redrive_event_keeps_the_streams_event_id_and_size(self) -> None:
+        from redrive.core.stream_events import event_record
+
+        item = dynamodb_stream_item()
+        record = from_dynamodb_get_records(item, TABLE_STREAM_ARN, "shard-1")
+        assert (record["eventId"], record["sizeBytes"]) == ("c81e728d", 59)
+        rebuilt = event_record(record, "us-east-1")
+        assert rebuilt["eventID"] == "c81e728d"
+        assert rebuilt["dynamodb"]["SizeBytes"] == 59
+        assert rebuilt["dynamodb"]["OldImage"] == item["dynamodb"]["OldImage"]
 
     def test_partition_key_is_the_keys_compact_and_sorted(self) -> None:
         record = from_dynamodb_get_records(

@@ -68,6 +68,8 @@ def from_dynamodb_get_records(item: dict[str, Any], stream_arn: str, shard_id: s
         "partitionKey": dynamodb_partition_key(keys),
         "approximateArrival": _iso(ddb.get("ApproximateCreationDateTime")),
         "eventName": item.get("eventName"),
+        "eventId": item.get("eventID"),
+        "sizeBytes": ddb.get("SizeBytes"),
         "keys": keys,
         "newImage": ddb.get("NewImage"),
         "oldImage": ddb.get("OldImage"),

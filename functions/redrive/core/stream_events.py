@@ -8,6 +8,7 @@ repaired data. ``batchItemFailures`` in its answer names records by sequence num
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,7 @@ def event_record(record: dict[str, Any], region: str) -> dict[str, Any]:
         if record.get(key) is not None:
             dynamodb[name] = record[key]
     dynamodb["SequenceNumber"] = record["sequenceNumber"]
-    dynamodb["SizeBytes"] = len(str(record.get("newImage") or "")) + len(str(record.get("keys") or ""))
+    dynamodb["SizeBytes"] = record.get("sizeBytes") or len(json.dumps([record.get("keys"), record.get("newImage")]))
     dynamodb["StreamViewType"] = record.get("streamViewType") or "NEW_AND_OLD_IMAGES"
     return {
         "eventID": record.get("eventId") or record["sequenceNumber"],
