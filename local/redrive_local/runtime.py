@@ -221,6 +221,8 @@ class InProcessRuntime:
         )
         output = io.StringIO()
         self._environ.activate(self.function_environment(fn))
+        # Whoever replaced sys.stdout since (a test runner's capture) is wrapped again.
+        self._stdout, self._stderr = _thread_outputs()
         self._stdout.activate(output)
         self._stderr.activate(output)
         try:

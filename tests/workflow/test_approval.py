@@ -170,6 +170,7 @@ def test_the_token_and_the_signature_stay_out_of_pages_emails_and_logs(engine: L
     decide_through_page(str(email.link), "approve", name="n", comment="")
     assert wait_for(engine, arn)["status"] == "SUCCEEDED"
     logs = "\n".join(text for _, text in engine.runtime.logs)
+    assert "approval requested" in logs, "the functions' logs are captured"
     assert token not in logs
     assert signed not in logs
 

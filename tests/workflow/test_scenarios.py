@@ -81,8 +81,8 @@ def test_each_kind_of_record_ends_where_it_should(name: str, rehearse: Rehearse,
     assert len(report["dlq"]["after"]) == len(failed) + len(rehearsal.scenario.extra_dlq_messages)
 
 
-def test_the_report_has_every_section_the_readme_documents(rehearse: Rehearse) -> None:
-    report, _ = rehearse(SCENARIOS / "demo.json", "alarm")
+def test_the_report_has_every_section_the_readme_documents(rehearse: Rehearse, engine: LocalEngine) -> None:
+    report, rehearsal = rehearse(SCENARIOS / "demo.json", "alarm")
     assert set(report) >= {"execution", "dlq", "records", "counts", "consumer", "redrive", "metrics"}
     assert set(report["execution"]) >= {"arn", "status", "trigger"}
     record_fields = {"shardId", "sequenceNumber", "partitionKey", "data", "text", "class", "outcome", "rule", "reason"}
@@ -91,6 +91,17 @@ def test_the_report_has_every_section_the_readme_documents(rehearse: Rehearse) -
     assert metrics["stateTransitions"] > 5
     assert metrics["lambdaInvocations"] >= 6  # prepare, collect, fetch, plan, redrive, finalize
     assert metrics["getRecordsCalls"] >= 1
+    finalize = rehearsal.stack.resources["FinalizeFunction"] if rehearsal.stack else ""
+    emf = [
+        json.loads(line)
+        for name, text in engine.runtime.logs
+        if name == finalize
+        for line in text.splitlines()
+        if '"CloudWatchMetrics"' in line
+    ]
+    assert emf, "Finalize publishes its counts as CloudWatch metrics (embedded metric format)"
+    assert emf[-1]["RecordsRedriven"] == [float(report["counts"]["redriven"])]
+    assert emf[-1]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "StreamRedrive"
     redrive = report["redrive"]
     assert redrive["target"] == "invoke"
     assert redrive["achievedPerSecond"] <= redrive["ratePerSecond"]
