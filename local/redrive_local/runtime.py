@@ -74,23 +74,29 @@ class ThreadEnviron(MutableMapping[str, str]):
         return dict(self._current())
 
 
+_ACTIVE_LOG = threading.local()  # the running invocation's log buffer, per thread
+
+
 class ThreadOutput(io.TextIOBase):
     """``sys.stdout`` / ``sys.stderr``: what a handler prints goes to its invocation's log
-    (as Lambda sends it to CloudWatch Logs), not to the terminal of the local stack."""
+    (as Lambda sends it to CloudWatch Logs), not to the terminal of the local stack.
+
+    Every instance writes to the same per-thread buffer: a logging handler created with an
+    older instance (before a test runner swapped ``sys.stdout``) still logs to the right
+    invocation."""
 
     def __init__(self, base: Any) -> None:
         self._base = base
-        self._local = threading.local()
 
     def activate(self, buffer: io.StringIO | None) -> None:
-        self._local.buffer = buffer
+        _ACTIVE_LOG.buffer = buffer
 
     def write(self, text: str) -> int:
-        buffer = getattr(self._local, "buffer", None)
+        buffer = getattr(_ACTIVE_LOG, "buffer", None)
         return (buffer if buffer is not None else self._base).write(text)
 
     def flush(self) -> None:
-        if getattr(self._local, "buffer", None) is None:
+        if getattr(_ACTIVE_LOG, "buffer", None) is None:
             self._base.flush()
 
     def isatty(self) -> bool:
