@@ -57,7 +57,12 @@ class TestKinesisDocument:
             "shardId": "shardId-000000000001",
             "source": "kinesis",
             "eventName": None,
-            "failure": {"condition": "RecordAgeExceeded", "functionError": None, "approximateInvokeCount": 1},
+            "failure": {
+                "condition": "RecordAgeExceeded",
+                "functionError": None,
+                "approximateInvokeCount": 1,
+                "redriveAttempts": 0,
+            },
         }
 
     def test_text_that_is_not_json(self) -> None:
@@ -89,12 +94,16 @@ class TestKinesisDocument:
             "condition": "RetryAttemptsExhausted",
             "functionError": None,
             "approximateInvokeCount": 4,
+            "redriveAttempts": 0,
         }
         assert rule_document(kinesis(b"{}"))["failure"] == {
             "condition": None,
             "functionError": None,
             "approximateInvokeCount": None,
+            "redriveAttempts": 0,
         }
+        again = kinesis(b"{}", failure={"condition": "RetryAttemptsExhausted", "redriveAttempts": 2})
+        assert rule_document(again)["failure"]["redriveAttempts"] == 2
 
     @pytest.mark.parametrize(
         ("record", "message"),

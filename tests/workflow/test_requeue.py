@@ -28,6 +28,7 @@ def test_a_later_run_redrives_a_requeued_record_after_the_stream_lost_it(engine:
     assert [r["outcome"] for r in first["records"]] == ["failed"]
     [requeued] = first["dlq"]["after"]
     assert json.loads(requeued)["streamRedrive"]["record"]["partitionKey"] == "p"
+    assert json.loads(requeued)["streamRedrive"]["failure"]["redriveAttempts"] == 1
 
     _trim_everything(rehearsal)
     second = rehearsal.redrive({"rules": [AMOUNT_AS_NUMBER]})
@@ -110,3 +111,24 @@ def _event_records(rehearsal: Rehearsal) -> list:  # type: ignore[type-arg]
     )["ShardIterator"]
     raw = kinesis.get_records(ShardIterator=iterator, Limit=1)["Records"][0]
     return [kinesis_record(raw, shard, arn, "us-east-1", "arn:aws:iam::123456789012:role/consumer")]
+
+
+def test_a_rule_can_give_up_on_a_record_that_keeps_failing(engine: LocalEngine) -> None:
+    rehearsal = Rehearsal(
+        kinesis_scenario([{"partitionKey": "p", "data": {"amount": 1}}]), trigger="manual", engine=engine
+    )
+    rehearsal.prepare()
+    for attempt in (1, 2):
+        report = rehearsal.redrive({})  # no id: the consumer fails on it every time
+        [message] = report["dlq"]["after"]
+        assert json.loads(message)["streamRedrive"]["failure"]["redriveAttempts"] == attempt
+    give_up = {
+        "name": "give-up",
+        "when": "failure.redriveAttempts >= 2",
+        "action": "discard",
+        "reason": "failed again after two redrives",
+    }
+    final = rehearsal.redrive({"rules": [give_up]})
+    [record] = final["records"]
+    assert (record["outcome"], record["rule"]) == ("discarded", "give-up")
+    assert final["dlq"]["after"] == []

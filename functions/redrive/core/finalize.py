@@ -63,14 +63,18 @@ def load_fetched_records(store: ObjectStore, prefix: str) -> dict[str, dict[str,
 
 
 def requeue_body(record: dict[str, Any], run_id: str, reason: str, store: ObjectStore, prefix: str, bucket: str) -> str:
-    """A self-contained DLQ message for a record: inline, or by S3 reference when large."""
+    """A self-contained DLQ message for a record: inline, or by S3 reference when large.
+
+    Its failure context counts the runs that redrove the record and saw it fail again
+    (``redriveAttempts``), so a rule can give up on a record that never gets through."""
+    failure = record.get("failure") or {}
     marker: dict[str, Any] = {
         "version": "1",
         "kind": "record",
         "recordId": record["recordId"],
         "runId": run_id,
         "reason": reason,
-        "failure": record.get("failure") or {},
+        "failure": {**failure, "redriveAttempts": int(failure.get("redriveAttempts") or 0) + 1},
         "record": {k: v for k, v in record.items() if k != "failure"},
     }
     body = json.dumps({REDRIVE_MARKER: marker}, separators=(",", ":"))

@@ -24,6 +24,7 @@ class FailureContext(TypedDict):
     condition: str | None
     functionError: str | None
     approximateInvokeCount: int | None
+    redriveAttempts: int  # earlier runs that redrove this record and saw it fail again
 
 
 class RuleDocument(TypedDict):

@@ -82,10 +82,14 @@ def _failure(failure: Mapping[str, Any] | None) -> FailureContext:
         count = int(count)
     if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
         raise InvalidRecord(f"failure 'approximateInvokeCount' is {count!r}; expected an integer")
+    attempts = failure.get("redriveAttempts") or 0
+    if isinstance(attempts, bool) or not isinstance(attempts, int):
+        raise InvalidRecord(f"failure 'redriveAttempts' is {attempts!r}; expected an integer")
     return {
         "condition": failure.get("condition"),
         "functionError": failure.get("functionError"),
         "approximateInvokeCount": count,
+        "redriveAttempts": attempts,
     }
 
 
