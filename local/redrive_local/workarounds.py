@@ -360,35 +360,58 @@ def apply_definition_substitutions(definition: str, substitutions: dict[str, Any
     return definition
 
 
-class LocalCloudWatchAlarm(CloudFormationModel):
+class _LocalModel:
+    """What every local CloudFormation model shares: one physical id (what Ref returns),
+    its ``TYPE``, the name property CloudFormation names it by, the attributes GetAtt may
+    read (the ARN), and no clean-up unless a model has one.
+
+    A mixin, not a base class: moto finds models through
+    ``CloudFormationModel.__subclasses__()``, which lists direct subclasses only."""
+
+    TYPE = ""
+    NAME_PROPERTY = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    def __init__(self, physical_id: str, arn: str = "") -> None:
+        self.physical_id = physical_id
+        self.arn = arn or physical_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return cls.NAME_PROPERTY
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name not in self.ATTRIBUTES:
+            raise KeyError(attribute_name)
+        return self.arn
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class LocalCloudWatchAlarm(_LocalModel, CloudFormationModel):
     """AWS::CloudWatch::Alarm: moto's CloudFormation has no model for it (a GetAtt to it
     aborts the stack). Created through moto's CloudWatch backend so the API sees it, in the
     INSUFFICIENT_DATA state CloudWatch gives a new alarm (moto's own starts OK)."""
 
-    def __init__(self, name: str, arn: str) -> None:
-        self.name = name
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "AlarmName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudWatch::Alarm"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Arn":
-            return self.arn
-        raise KeyError(attribute_name)
+    TYPE = "AWS::CloudWatch::Alarm"
+    NAME_PROPERTY = "AlarmName"
+    ATTRIBUTES = ("Arn",)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -427,27 +450,10 @@ class LocalCloudWatchAlarm(CloudFormationModel):
         cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
 
-class LocalSnsSubscription(CloudFormationModel):
+class LocalSnsSubscription(_LocalModel, CloudFormationModel):
     """AWS::SNS::Subscription: moto's CloudFormation skips it silently."""
 
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SNS::Subscription"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    TYPE = "AWS::SNS::Subscription"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -468,29 +474,12 @@ class LocalSnsSubscription(CloudFormationModel):
         sns_backends[account_id][region_name].unsubscribe(resource_name)
 
 
-class LocalLambdaPermission(CloudFormationModel):
+class LocalLambdaPermission(_LocalModel, CloudFormationModel):
     """AWS::Lambda::Permission: moto adds the statement to the function's policy but its
     resource has no physical id, so a deploy cannot tell it was created. Same creation,
     with the id CloudFormation reports (a generated statement id)."""
 
-    def __init__(self, statement_id: str) -> None:
-        self.statement_id = statement_id
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.statement_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::Lambda::Permission"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    TYPE = "AWS::Lambda::Permission"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -516,32 +505,14 @@ class LocalLambdaPermission(CloudFormationModel):
             get_backend(account_id, region_name).get_function(function_name).policy.del_statement(resource_name)
 
 
-class LocalSecret(CloudFormationModel):
+class LocalSecret(_LocalModel, CloudFormationModel):
     """AWS::SecretsManager::Secret: moto's CloudFormation has no model for it. Created in
     moto's Secrets Manager backend; ``GenerateSecretString`` makes a random string as
     Secrets Manager does (no SecretStringTemplate support: the template uses none)."""
 
-    def __init__(self, arn: str) -> None:
-        self.arn = arn
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.arn
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::SecretsManager::Secret"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
-
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        return self.arn
+    TYPE = "AWS::SecretsManager::Secret"
+    NAME_PROPERTY = "Name"
+    ATTRIBUTES = ("Id",)
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -590,34 +561,19 @@ class LocalSecret(CloudFormationModel):
         )
 
 
-class LocalHttpApi(CloudFormationModel):
+class LocalHttpApi(_LocalModel, CloudFormationModel):
     """AWS::ApiGatewayV2::Api (and its Stage): moto's CloudFormation skips both silently.
     The API's OpenAPI Body is kept in ``api_gateway.HTTP_APIS`` by id; the local API
     server routes requests to the integrations it names."""
 
-    def __init__(self, api_id: str) -> None:
-        self.api_id = api_id
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.api_id
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "Name"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGatewayV2::Api"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("ApiEndpoint", "ApiId")
+    TYPE = "AWS::ApiGatewayV2::Api"
+    NAME_PROPERTY = "Name"
+    ATTRIBUTES = ("ApiEndpoint", "ApiId")
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         if attribute_name == "ApiId":
-            return self.api_id
-        return f"https://{self.api_id}.execute-api.local"
+            return self.physical_id
+        return f"https://{self.physical_id}.execute-api.local"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
@@ -638,27 +594,11 @@ class LocalHttpApi(CloudFormationModel):
         HTTP_APIS.pop(resource_name, None)
 
 
-class LocalHttpApiStage(CloudFormationModel):
+class LocalHttpApiStage(_LocalModel, CloudFormationModel):
     """AWS::ApiGatewayV2::Stage: the local API server serves every API's routes at once."""
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    @property
-    def physical_resource_id(self) -> str:
-        return self.name
-
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return "StageName"
-
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::ApiGatewayV2::Stage"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    TYPE = "AWS::ApiGatewayV2::Stage"
+    NAME_PROPERTY = "StageName"
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
