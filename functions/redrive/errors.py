@@ -11,13 +11,5 @@ class InvalidInput(RedriveError):
     """The run input is wrong; the message names the field and what is expected."""
 
 
-class UnrecognisedMessage(RedriveError):
-    """A DLQ message body is none of the kinds the workflow knows."""
-
-
-class RunNotFound(RedriveError):
-    """No manifest exists for the run being finalised or released."""
-
-
 class TargetError(RedriveError):
     """The redrive target refused a request in a way a retry will not fix."""

@@ -376,3 +376,17 @@ def test_a_shards_batches_form_one_lane_in_order() -> None:
         sequence = [int(r["sequenceNumber"]) for b in batches for r in b["records"]]
         assert sequence == sorted(sequence)
     assert plan.to_json()["lanes"] == lanes
+
+
+def test_the_summary_carries_what_the_fetch_learned() -> None:
+    early = {**kinesis(BASE, {"id": 1, "amount": 1}), "approximateArrival": "2026-11-22T01:00:00+00:00"}
+    late = {**kinesis(BASE + 1, {"id": 2, "amount": 2}), "approximateArrival": "2026-11-22T02:00:00+00:00"}
+    plan = plan_records(
+        [{**group([late, early]), "getRecordsCalls": 3}, {**group([]), "getRecordsCalls": 2}],
+        load_rules([]),
+        target="invoke",
+        batch_size=10,
+    )
+    summary = plan.summary()
+    assert summary["getRecordsCalls"] == 5
+    assert summary["oldestArrival"] == "2026-11-22T01:00:00+00:00"

@@ -51,7 +51,8 @@ def load_messages(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
 
 
 def load_results(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
-    return {store.get_json(k)["batchId"]: store.get_json(k) for k in store.list_keys(f"{prefix}results/")}
+    results = (store.get_json(k) for k in store.list_keys(f"{prefix}results/"))
+    return {result["batchId"]: result for result in results}
 
 
 def load_fetched_records(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
@@ -252,9 +253,7 @@ def finalize_run(
         "target": (redrive_settings or {}).get("target"),
         "ratePerSecond": (redrive_settings or {}).get("ratePerSecond"),
         "concurrency": (redrive_settings or {}).get("concurrency"),
-        "getRecordsCalls": sum(
-            store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{prefix}fetched/")
-        ),
+        "getRecordsCalls": ((plan or {}).get("summary") or {}).get("getRecordsCalls", 0),
     }
     # The report (with what is about to go back) is durable before the sends, and marked
     # complete after them: a retried or second finalize of the run sends nothing again.

@@ -53,7 +53,5 @@ def plan_run(run: RunConfig, store: ObjectStore, default_function: str | None) -
         "records": summary["records"],
         "expired": summary["expired"],
         "byAction": summary["byAction"],
-        "getRecordsCalls": sum(
-            store.get_json(k).get("getRecordsCalls", 0) for k in store.list_keys(f"{run.prefix}fetched/")
-        ),
+        "getRecordsCalls": summary["getRecordsCalls"],
     }

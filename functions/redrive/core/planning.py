@@ -35,6 +35,8 @@ class RunPlan:
     message_records: dict[str, list[str]] = field(default_factory=dict)
     batches: list[dict[str, Any]] = field(default_factory=list)
     rules_fired: dict[str, dict[str, Any]] = field(default_factory=dict)
+    get_records_calls: int = 0
+    oldest_arrival: str | None = None
 
     def summary(self) -> dict[str, Any]:
         by_class: dict[str, int] = {}
@@ -52,6 +54,8 @@ class RunPlan:
             "byAction": by_action,
             "batches": len(self.batches),
             "rules": self.rules_fired,
+            "getRecordsCalls": self.get_records_calls,
+            "oldestArrival": self.oldest_arrival,
         }
 
     def lanes(self) -> list[list[str]]:
@@ -100,6 +104,7 @@ def plan_records(
     plan = RunPlan()
     records: dict[str, dict[str, Any]] = {}
     for group in fetched:
+        plan.get_records_calls += int(group.get("getRecordsCalls", 0))
         by_id = {r["recordId"]: r for r in group["records"]}
         for assignment in group["assignments"]:
             ids = list(assignment["recordIds"])
@@ -119,6 +124,8 @@ def plan_records(
                     }
                 )
 
+    arrivals = [r["approximateArrival"] for r in records.values() if r.get("approximateArrival")]
+    plan.oldest_arrival = min(arrivals) if arrivals else None
     to_redrive: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for rid, record in records.items():
         try:

@@ -25,16 +25,6 @@ logger = Logger(service="stream-redrive")
 RETENTION_HOURS = 24  # Kinesis default and DynamoDB Streams' fixed retention
 
 
-def oldest_arrival(store: S3Store, prefix: str) -> str | None:
-    arrivals = [
-        record["approximateArrival"]
-        for key in store.list_keys(f"{prefix}fetched/")
-        for record in store.get_json(key)["records"]
-        if record.get("approximateArrival")
-    ]
-    return min(arrivals) if arrivals else None
-
-
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     run = run_config_from_state(event["run"])
     settings = Settings.from_env()
@@ -54,7 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         rate_per_second=run.redrive.rate_per_second,
         concurrency=run.redrive.concurrency,
         batches=plan["batches"],
-        oldest_arrival=oldest_arrival(store, run.prefix),
+        oldest_arrival=plan["oldestArrival"],
         retention_hours=RETENTION_HOURS,
         deadline=deadline,
     )
