@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test lint validate unit lock clean bench
+.PHONY: setup browser demo test lint validate sam-validate sam-build unit reliability lock clean bench
 
 $(STAMP): requirements.lock pyproject.toml package.json package-lock.json
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,14 +35,49 @@ lint: setup
 	$(BIN)/ruff format --check functions local tests bench
 	$(BIN)/mypy
 
-validate: setup
+validate: setup sam-validate sam-build
 	$(BIN)/redrive-local validate
+
+# SAM CLI in its own venv: it pins boto3, cfn-lint and the translator to its own versions,
+# which must not move the project's (requirements.lock).
+SAM_CLI_VERSION := 1.170.0
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+export SAM_CLI_TELEMETRY := 0
+
+$(SAM):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_CLI_VERSION)
+
+sam-validate: $(SAM)
+	$(SAM) validate --lint --region us-east-1
+
+# sam build needs the functions' runtime (template.yaml Globals: python3.12) on the PATH; a
+# pyenv install of it counts. Without one it says so and skips (AWS builds would still work).
+sam-build: $(SAM)
+	@bindir=$$(python3.12 -c 'import os, sys; print(os.path.dirname(sys.executable))' 2>/dev/null || \
+	  ls -d "$$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)"/versions/3.12*/bin 2>/dev/null | tail -n 1); \
+	if [ -z "$$bindir" ]; then \
+	  echo "skip: sam build needs python3.12 (the functions' runtime) on this machine; none found"; \
+	else \
+	  PATH="$$bindir:$$PATH" $(SAM) build --region us-east-1 && \
+	  echo "sam build: built with $$bindir/python3.12"; \
+	fi
 
 unit: setup
 	$(BIN)/pytest tests/unit
 
+# The reliability suite at full size (10,000+ bodies in-process, 500+ through the whole
+# workflow on the local stack: tests/workflow/test_reliability_stack.py), then its one-line
+# summary; fails unless nothing was lost, delivered twice, wrongly decided or left locked.
+RELIABILITY_SUMMARY := .reliability/summary.json
+reliability: setup
+	rm -f $(RELIABILITY_SUMMARY)
+	REDRIVE_RELIABILITY=full REDRIVE_RELIABILITY_SUMMARY=$(RELIABILITY_SUMMARY) $(BIN)/pytest tests/reliability tests/workflow -m reliability -q; \
+	  status=$$?; $(BIN)/python -m tests.reliability.summary $(RELIABILITY_SUMMARY) && exit $$status
+
 bench: setup
-	$(BIN)/python bench/redrive_pace.py
+	$(BIN)/python bench
 
 lock:
 	$(PYTHON) -m venv /tmp/stream-redrive-lock
@@ -51,4 +86,4 @@ lock:
 	 /tmp/stream-redrive-lock/bin/pip freeze) > requirements.lock
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -7,8 +7,9 @@ to ``"true"`` (the event source mapping then has ``FunctionResponseTypes:
 [ReportBatchItemFailures]``) the failing records are reported by sequence number through
 Powertools' batch utility instead of failing the whole invocation.
 
-Environment variables are read inside the handler, and boto3 clients are made there too:
-several functions share one process locally, each invocation with its own environment.
+Environment variables are read inside the handler: several functions share one process
+locally, each invocation with its own environment. The DynamoDB client is made once per
+region, endpoint and credentials and reused, as a Lambda execution environment reuses it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import json
 import math
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -32,6 +34,10 @@ Order = dict[str, Any]
 
 # boto3's default session is not safe to make clients from on several threads at once.
 _client_lock = threading.Lock()
+_clients: dict[tuple[str, str, str], Any] = {}
+# BatchWriteItem: "up to 25 put or delete requests" a call (DynamoDB API reference).
+BATCH_WRITE_MAX = 25
+BATCH_WRITE_ATTEMPTS = 8
 
 
 class InvalidOrder(ValueError):
@@ -133,6 +139,11 @@ def sink_item(order: Order) -> dict[str, Any]:
 
 class Sink(Protocol):
     def put(self, order: Order) -> None: ...
+    def put_many(self, orders: Sequence[Order]) -> None: ...
+
+
+class SinkWriteIncomplete(RuntimeError):
+    """DynamoDB left some of a batch's writes unprocessed after every retry."""
 
 
 class OrdersSink:
@@ -145,6 +156,22 @@ class OrdersSink:
     def put(self, order: Order) -> None:
         self.client.put_item(TableName=self.table, Item=sink_item(order))
 
+    def put_many(self, orders: Sequence[Order]) -> None:
+        """BatchWriteItem, 25 a call; unprocessed items are retried with backoff. Orders with
+        the same id in one call would be refused, so the last of them is written, as one
+        PutItem after another would leave it."""
+        latest = {str(order["id"]): order for order in orders}
+        items = [{"PutRequest": {"Item": sink_item(order)}} for order in latest.values()]
+        for start in range(0, len(items), BATCH_WRITE_MAX):
+            pending = {self.table: items[start : start + BATCH_WRITE_MAX]}
+            for attempt in range(BATCH_WRITE_ATTEMPTS):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            if pending:
+                raise SinkWriteIncomplete(f"{len(pending[self.table])} order(s) not written after every retry")
+
 
 def process_record(record: Mapping[str, Any], sink: Sink) -> Order | None:
     data = order_data(record)
@@ -156,12 +183,17 @@ def process_record(record: Mapping[str, Any], sink: Sink) -> Order | None:
 
 
 def process_batch(event: Mapping[str, Any], sink: Sink) -> int:
-    """Every record in order; the first invalid one fails the whole invocation."""
-    processed = 0
-    for record in event.get("Records", []):
-        if process_record(record, sink) is not None:
-            processed += 1
-    return processed
+    """Every record in order; the first invalid one fails the whole invocation, once the
+    valid ones before it are written."""
+    orders: list[Order] = []
+    try:
+        for record in event.get("Records", []):
+            data = order_data(record)
+            if data is not None:
+                orders.append(validate_order(data))
+    finally:
+        sink.put_many(orders)
+    return len(orders)
 
 
 def event_type(event: Mapping[str, Any]) -> EventType:
@@ -182,10 +214,21 @@ def process_reporting_failures(event: dict[str, Any], sink: Sink, context: Any) 
     return dict(process_partial_response(event, record_handler, processor, context))
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+def dynamodb_client() -> Any:
+    """The DynamoDB client for this invocation's region and endpoint, made once."""
+    key = (
+        os.environ.get("AWS_REGION", ""),
+        os.environ.get("AWS_ENDPOINT_URL", ""),
+        os.environ.get("AWS_ACCESS_KEY_ID", ""),  # locally, each function has its own role
+    )
     with _client_lock:
-        client = boto3.client("dynamodb")
-    sink = OrdersSink(os.environ["SINK_TABLE"], client)
+        if key not in _clients:
+            _clients[key] = boto3.client("dynamodb")
+        return _clients[key]
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any] | None:
+    sink = OrdersSink(os.environ["SINK_TABLE"], dynamodb_client())
     if os.environ.get("REPORT_BATCH_ITEM_FAILURES", "false") == "true":
         return process_reporting_failures(event, sink, context)
     process_batch(event, sink)

@@ -1,6 +1,6 @@
 """The local stand-in for API Gateway HTTP APIs: requests on 127.0.0.1 to the real handler.
 
-moto's CloudFormation skips AWS::ApiGatewayV2::* (see workarounds.LocalHttpApi), so each
+moto's CloudFormation skips AWS::ApiGatewayV2::* (see workarounds.cloudformation.LocalHttpApi), so each
 deployed API's OpenAPI Body is registered here. :class:`LocalApiGateway` serves mounted
 APIs at ``http://127.0.0.1:<port>/<mount>/<path>``: a request becomes the payload format
 2.0 event API Gateway sends to a Lambda proxy integration, the integration's function is

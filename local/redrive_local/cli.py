@@ -3,6 +3,10 @@
 redrive-local demo                      the default scenario, told step by step
 redrive-local run SCENARIO.json --report REPORT.json [--trigger alarm|manual] [--approve auto|reject|manual]
 redrive-local validate                  the ASL and template checks
+
+A problem with the input (the scenario, the report's folder, the deploy) is one line on
+stderr and exit code 2; anything else that goes wrong is one line and exit code 1, with its
+traceback only under ``--debug``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,13 @@ def _parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the default scenario and explain each step")
     demo.add_argument("--scenario", type=Path, default=DEMO_SCENARIO)
     demo.add_argument("--report", type=Path, default=None)
+    for command in (run, demo):
+        command.add_argument("--debug", action="store_true", help="show the traceback of an unexpected error")
+        command.add_argument(
+            "--lenient",
+            action="store_true",
+            help="accept what moto accepts and AWS refuses (the local stack is strict by default)",
+        )
     commands.add_parser("validate", help="check statemachines/*.asl.json and template.yaml")
     return parser
 
@@ -74,12 +85,23 @@ def _rehearse(scenario_path: Path, trigger: str, narrate: bool, approve: str = "
     return Rehearsal(scenario, trigger=trigger, narrate=say, approve=approve).run()
 
 
+def _one_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    return lines[0] + (" ..." if len(lines) > 1 else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from .deploy import DeployError
     from .rehearsal import RehearsalError
     from .scenario import ScenarioError
 
+    if getattr(args, "lenient", False):
+        from .strict import set_lenient
+
+        set_lenient(True)
     try:
         if args.command == "validate":
             from .validate import validate_project
@@ -107,3 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ScenarioError, DeployError, RehearsalError) as error:
         print(f"redrive-local: {type(error).__name__}: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if getattr(args, "debug", False):
+            raise
+        print("redrive-local: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if getattr(args, "debug", False):
+            raise
+        print(f"redrive-local: {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+        print("redrive-local: re-run with --debug to see the traceback", file=sys.stderr)
+        return 1

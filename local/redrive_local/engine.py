@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from . import workarounds
+from . import strict, workarounds
 from .runtime import InProcessRuntime
 
 REGION = "us-east-1"
@@ -32,6 +32,7 @@ class LocalEngine:
         from moto.server import ThreadedMotoServer
 
         workarounds.install()
+        strict.install()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         # The interpreter logs every caught task failure with the whole state tree; the
         # execution history and the run report say what happened.
@@ -58,8 +59,43 @@ class LocalEngine:
             max_pool_connections=50,
         )
 
-    def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint_url, config=self._config)
+    def client(self, service: str, user_agent_extra: str = "") -> Any:
+        """An administrator's client (the harness's): strict.iam checks none of its calls;
+        ``user_agent_extra`` marks who calls (see strict.clock)."""
+        return self.session.client(service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra))
+
+    def role_client(self, service: str, role_arn: str, session_name: str, user_agent_extra: str = "") -> Any:
+        """A client signed with ``role_arn``'s credentials (assumed in moto's STS): its calls
+        are authorised against that role's policies, as AWS authorises them."""
+        from .strict.iam import role_credentials
+
+        credentials = role_credentials(role_arn, session_name, REGION)
+        return boto3.session.Session(region_name=REGION, **credentials.as_client_kwargs()).client(
+            service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra)
+        )
+
+    def _with_agent(self, user_agent_extra: str) -> Config:
+        return self._config.merge(Config(user_agent_extra=user_agent_extra)) if user_agent_extra else self._config
+
+    def fire_schedules(self, stack_name: str = "", function: str = "ReconcileFunction") -> int:
+        """Let the schedules come round once (see workarounds.eventbridge.fire_schedules);
+        with ``stack_name``, only that stack's (every test stack has its own reconciler).
+        Only the schedules of the template function ``function`` (its logical id): the
+        reconciler's by default; ``DlqArrivalsFunction`` for the new-failures check."""
+        from .workarounds.eventbridge import fire_schedules
+
+        return fire_schedules(ACCOUNT, REGION, f"{stack_name}-" if stack_name else "", f"-{function}-")
+
+    def stack_of(self, physical_id: str) -> str:
+        """The name of the stack that created a resource (a bucket, a table), or "" (moto's
+        DescribeStackResources takes no PhysicalResourceId: the stacks are looked through)."""
+        cloudformation = self.client("cloudformation")
+        for page in cloudformation.get_paginator("describe_stacks").paginate():
+            for stack in page["Stacks"]:
+                listed = cloudformation.describe_stack_resources(StackName=stack["StackName"])["StackResources"]
+                if any(r.get("PhysicalResourceId") == physical_id for r in listed):
+                    return str(stack["StackName"])
+        return ""
 
     def stop(self) -> None:
         self._server.stop()
@@ -71,8 +107,8 @@ class _EndpointSession:
     def __init__(self, engine: LocalEngine) -> None:
         self._engine = engine
 
-    def client(self, service: str) -> Any:
-        return self._engine.client(service)
+    def client(self, service: str, user_agent_extra: str = "") -> Any:
+        return self._engine.client(service, user_agent_extra)
 
 
 def get_engine() -> LocalEngine:

@@ -1,13 +1,15 @@
 """The stream consumer emulator: Lambda's event source mapping for Kinesis and DynamoDB
 Streams, run locally against the engine, as the AWS Lambda Developer Guide describes it.
 
-moto's own delivery is off (``workarounds._stop_moto_stream_invocations``). This emulator
+moto's own delivery is off (``workarounds.lambda_._stop_moto_stream_invocations``). This emulator
 reads the mappings through the Lambda API and, for each enabled one, polls every shard of
 its stream with the stream's own API, invoking the function synchronously
 (``RequestResponse``) with the event Lambda sends (``esm_events``). What it reproduces:
 
 - ``BatchSize``; one batch in flight per shard, the next only once it is finished, so
   records are processed in order within a shard.
+- What follows an invocation (checkpoint, retry, bisect, give up) is the pure policy in
+  ``esm_policy.next_action``; this module applies it.
 - A failed batch is retried until it succeeds, ``MaximumRetryAttempts`` is reached (-1: no
   limit) or its records exceed ``MaximumRecordAgeInSeconds`` (-1: no limit), measured from
   each record's arrival time with the injectable ``clock``. Expired leading records are
@@ -36,7 +38,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from .esm_events import (
     Condition,
@@ -51,9 +53,10 @@ from .esm_events import (
     s3_object_key,
     s3_on_failure_record,
 )
+from .esm_policy import Action, ActionKind, Outcome, next_action
+from .strict.clock import LIVE_CONSUMER_AGENT
 
 Clock = Callable[[], float]
-Outcome = Literal["ok", "partial", "function-error", "invalid-response", "invoke-error"]
 
 
 @dataclass
@@ -139,6 +142,7 @@ class StreamConsumerEmulator:
         self._shards: dict[str, dict[str, _Shard]] = {}
         self._listed: set[str] = set()
         self._roles: dict[str, str] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lambda = engine.client("lambda")
 
     @property
@@ -198,18 +202,18 @@ class StreamConsumerEmulator:
 
     def _shard_ids(self, mapping: MappingConfig) -> list[str]:
         if mapping.kind == "kinesis":
-            shards = self.engine.client("kinesis").list_shards(StreamARN=mapping.source_arn)["Shards"]
+            shards = self._as_mapping(mapping, "kinesis").list_shards(StreamARN=mapping.source_arn)["Shards"]
         else:
-            stream = self.engine.client("dynamodbstreams").describe_stream(StreamArn=mapping.source_arn)
+            stream = self._as_mapping(mapping, "dynamodbstreams").describe_stream(StreamArn=mapping.source_arn)
             shards = stream["StreamDescription"]["Shards"]
         return [s["ShardId"] for s in shards]
 
     def _read(self, mapping: MappingConfig, shard: _Shard) -> list[StreamRecord]:
         if mapping.kind == "kinesis":
-            client = self.engine.client("kinesis")
+            client = self._as_mapping(mapping, "kinesis")
             if shard.iterator is None:
                 # By name: moto's iterators got by StreamARN alone name stream None (see
-                # workarounds._kinesis_iterators_from_stream_arn); AWS takes either.
+                # workarounds.streams._kinesis_iterators_from_stream_arn); AWS takes either.
                 args: dict[str, Any] = {"StreamName": mapping.source_arn.split("/", 1)[1]}
                 if mapping.starting_position == "AT_TIMESTAMP":
                     args["Timestamp"] = mapping.starting_position_timestamp
@@ -222,7 +226,7 @@ class StreamConsumerEmulator:
                 kinesis_record(r, shard.shard_id, mapping.source_arn, mapping.region, role) for r in result["Records"]
             ]
         else:
-            client = self.engine.client("dynamodbstreams")
+            client = self._as_mapping(mapping, "dynamodbstreams")
             if shard.iterator is None:
                 shard.iterator = client.get_shard_iterator(
                     StreamArn=mapping.source_arn, ShardId=shard.shard_id, ShardIteratorType=mapping.starting_position
@@ -232,6 +236,15 @@ class StreamConsumerEmulator:
         shard.iterator = result.get("NextShardIterator")
         shard.closed = shard.iterator is None
         return sorted(records, key=lambda r: r.position)
+
+    def _as_mapping(self, mapping: MappingConfig, service: str) -> Any:
+        """A client with the function's execution role, which an event source mapping uses to
+        read its source and to send to its on-failure destination (so the role must allow it)."""
+        key = (mapping.function_arn, service)
+        if key not in self._clients:
+            role = self._role(mapping.function_arn)
+            self._clients[key] = self.engine.role_client(service, role, f"esm-{mapping.uuid}"[:64], LIVE_CONSUMER_AGENT)
+        return self._clients[key]
 
     def _role(self, function_arn: str) -> str:
         if function_arn not in self._roles:
@@ -257,29 +270,8 @@ class StreamConsumerEmulator:
                 return True
         outcome, detail, first_failed = self._invoke(mapping, batch)
         seqs = [r.sequence_number for r in batch.records]
-        if outcome == "ok":
-            action = "checkpoint"
-            processed.extend(seqs)
-            shard.pending.popleft()
-        elif outcome == "partial" and first_failed > 0:
-            rest = batch.records[first_failed:]
-            action = f"checkpoint before {rest[0].sequence_number}, retry the {len(rest)} records from it"
-            processed.extend(seqs[:first_failed])
-            shard.pending[0] = _Batch(rest)
-        elif outcome == "invoke-error":
-            action = "retry (invoke failed; not counted against MaximumRetryAttempts)"
-        elif mapping.bisect and len(batch.records) > 1 and outcome != "partial":
-            half = (len(batch.records) + 1) // 2
-            action = f"bisect into {half} + {len(batch.records) - half}"
-            shard.pending.popleft()
-            halves = [_Batch(batch.records[:half], retries=batch.retries), _Batch(batch.records[half:], batch.retries)]
-            shard.pending.extendleft(reversed(halves))
-        elif mapping.maximum_retry_attempts < 0 or batch.retries < mapping.maximum_retry_attempts:
-            batch.retries += 1
-            action = f"retry {batch.retries}"
-        else:
-            action = "give up: RetryAttemptsExhausted"
-            shard.pending.popleft()
+        action = next_action(outcome, first_failed, len(batch.records), batch.retries, mapping)
+        self._apply(action, shard, batch, processed)
         self.steps.append(
             InvocationRecord(
                 step=len(self.steps) + 1,
@@ -290,12 +282,33 @@ class StreamConsumerEmulator:
                 attempt=batch.invocations,
                 outcome=outcome,
                 detail=detail,
-                action=action,
+                action=action.describe(seqs),
             )
         )
-        if action.startswith("give up"):
+        if action.kind is ActionKind.GIVE_UP:
             self._give_up(mapping, shard, batch, batch.records, "RetryAttemptsExhausted")
         return True
+
+    @staticmethod
+    def _apply(action: Action, shard: _Shard, batch: _Batch, processed: list[str]) -> None:
+        """Carry out ``action`` on the shard's pending batches (``batch`` is the first)."""
+        if action.kind is ActionKind.CHECKPOINT:
+            processed.extend(r.sequence_number for r in batch.records)
+            shard.pending.popleft()
+        elif action.kind is ActionKind.CHECKPOINT_PARTIAL:
+            processed.extend(r.sequence_number for r in batch.records[: action.at])
+            shard.pending[0] = _Batch(batch.records[action.at :])
+        elif action.kind is ActionKind.BISECT:
+            shard.pending.popleft()
+            halves = [
+                _Batch(batch.records[: action.at], batch.retries),
+                _Batch(batch.records[action.at :], batch.retries),
+            ]
+            shard.pending.extendleft(reversed(halves))
+        elif action.kind is ActionKind.RETRY:
+            batch.retries = action.retries
+        elif action.kind is ActionKind.GIVE_UP:
+            shard.pending.popleft()
 
     def _expired_prefix(self, mapping: MappingConfig, records: list[StreamRecord]) -> int:
         if mapping.maximum_record_age < 0:
@@ -385,16 +398,17 @@ class StreamConsumerEmulator:
             return ""
         service, account, resource = destination.split(":")[2], destination.split(":")[4], destination.split(":")[5]
         if service == "sqs":
-            sqs = self.engine.client("sqs")
-            url: str = sqs.get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)["QueueUrl"]
-            sqs.send_message(QueueUrl=url, MessageBody=json.dumps(message))
+            url: str = self.engine.client("sqs").get_queue_url(QueueName=resource, QueueOwnerAWSAccountId=account)[
+                "QueueUrl"
+            ]
+            self._as_mapping(mapping, "sqs").send_message(QueueUrl=url, MessageBody=json.dumps(message))
             return url
         if service == "sns":
-            self.engine.client("sns").publish(TopicArn=destination, Message=json.dumps(message))
+            self._as_mapping(mapping, "sns").publish(TopicArn=destination, Message=json.dumps(message))
             return destination
         if service == "s3":
             key = s3_object_key(mapping.uuid, shard_id, now, str(uuid.uuid4()))
             body = json.dumps(s3_on_failure_record(message, records))
-            self.engine.client("s3").put_object(Bucket=resource, Key=key, Body=body.encode())
+            self._as_mapping(mapping, "s3").put_object(Bucket=resource, Key=key, Body=body.encode())
             return f"s3://{resource}/{key}"
         raise ValueError(f"unsupported on-failure destination {destination}")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from redrive.core.records import from_dynamodb_get_records, from_kinesis_get_records
-from redrive.core.stream_events import event_record
+from redrive.contracts.records import from_dynamodb_get_records, from_kinesis_get_records
+from redrive.contracts.stream_events import event_record
 
 SourceKind = Literal["kinesis", "dynamodb"]
 Condition = Literal["RetryAttemptsExhausted", "RecordAgeExceeded"]
@@ -136,19 +136,18 @@ def reported_failures(payload: Any, batch: list[StreamRecord]) -> tuple[Literal[
 def kinesis_record(raw: dict[str, Any], shard_id: str, stream_arn: str, region: str, role_arn: str) -> StreamRecord:
     """A Kinesis GetRecords record as Lambda delivers it (``data`` base64), built by the
     product's own event builder (the redrive's invoke target sends the same shape)."""
-    record = from_kinesis_get_records(raw, stream_arn, shard_id)
-    record["invokeIdentityArn"] = role_arn
+    record = from_kinesis_get_records(raw, stream_arn, shard_id).model_copy(update={"invoke_identity_arn": role_arn})
     arrival = round(_epoch(raw["ApproximateArrivalTimestamp"]), 3)
-    return StreamRecord(record["sequenceNumber"], arrival, event_record(record, region))
+    return StreamRecord(record.sequence_number, arrival, event_record(record, region))
 
 
 def dynamodb_record(raw: dict[str, Any], stream_arn: str, region: str) -> StreamRecord:
     """A DynamoDB Streams GetRecords record as Lambda delivers it: ``eventVersion`` "1.1",
     ``ApproximateCreationDateTime`` in epoch seconds (rounded down, as DynamoDB Streams
     keeps it), ``eventSourceARN`` added; built by the product's own event builder."""
-    record = from_dynamodb_get_records(raw, stream_arn, "")
+    record = from_dynamodb_get_records(raw, stream_arn, "-")
     created = float(math.floor(_epoch(raw["dynamodb"]["ApproximateCreationDateTime"])))
-    return StreamRecord(record["sequenceNumber"], created, event_record(record, region))
+    return StreamRecord(record.sequence_number, created, event_record(record, region))
 
 
 def invocation_event(records: list[StreamRecord]) -> dict[str, Any]:

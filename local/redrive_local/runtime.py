@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import workarounds
+from .strict.iam import role_credentials
 
 CODE_BUCKET = "redrive-local-code"
 
@@ -120,6 +121,32 @@ def _thread_environ() -> ThreadEnviron:
     return os.environ  # type: ignore[return-value]
 
 
+_default_sessions: dict[tuple[str, str], Any] = {}
+_default_sessions_lock = threading.Lock()
+
+
+def _per_function_default_session() -> Any:
+    """``boto3.client(...)``'s default session, one per set of credentials in the environment.
+
+    boto3 keeps one default session per process and resolves its credentials once; on Lambda a
+    process runs one function, here it runs them all, so the first function's role would sign
+    every other function's ``boto3.client`` calls. Keyed by the credentials the (thread's)
+    environment holds, each function keeps its own."""
+    import boto3.session
+
+    key = (os.environ.get("AWS_ACCESS_KEY_ID", ""), os.environ.get("AWS_REGION", ""))
+    with _default_sessions_lock:
+        if key not in _default_sessions:
+            _default_sessions[key] = boto3.session.Session()
+        return _default_sessions[key]
+
+
+def _install_default_sessions() -> None:
+    import boto3
+
+    boto3._get_default_session = _per_function_default_session  # type: ignore[attr-defined]
+
+
 @dataclass
 class LambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""
@@ -157,6 +184,7 @@ class InProcessRuntime:
 
     def install(self) -> None:
         workarounds.set_lambda_invoker(self.invoke)
+        _install_default_sessions()
 
     def code_dir(self, fn: Any) -> Path:
         code = getattr(fn, "code", {}) or {}
@@ -189,6 +217,7 @@ class InProcessRuntime:
         return handler
 
     def function_environment(self, fn: Any) -> dict[str, str]:
+        credentials = role_credentials(str(fn.role), str(fn.function_name), self.region)
         env = {k: v for k in _PASSTHROUGH if (v := os.environ.get(k)) is not None}
         env.update(
             {
@@ -199,11 +228,15 @@ class InProcessRuntime:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(fn.memory_size),
                 "AWS_EXECUTION_ENV": f"AWS_Lambda_{fn.run_time}",
                 "_HANDLER": str(fn.handler),
-                "AWS_ACCESS_KEY_ID": "local",
-                "AWS_SECRET_ACCESS_KEY": "local",
-                "AWS_SESSION_TOKEN": "local",
+                # The function's own role, assumed in moto's STS as Lambda assumes it: its
+                # calls are authorised against that role's policies (strict.iam).
+                "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+                "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+                "AWS_SESSION_TOKEN": credentials.session_token,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
                 "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+                # No X-Ray daemon here: the handlers keep their Tracer, with nothing to send to.
+                "POWERTOOLS_TRACE_DISABLED": "true",
             }
         )
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})

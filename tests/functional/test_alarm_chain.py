@@ -24,7 +24,8 @@ import pytest
 from redrive_local.alarms import AlarmTransition, QueueDepthAlarms
 from redrive_local.deploy import DeployedStack
 from redrive_local.engine import ACCOUNT, REGION, LocalEngine
-from tests.conftest import Deploy, WaitExecution
+from tests.support.executions import wait_for_execution
+from tests.support.stack import Deploy
 
 ISO_SECONDS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 ALARM_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")  # as in the documented example
@@ -48,7 +49,7 @@ def alarm_state(engine: LocalEngine, name: str) -> str:
 def drain(engine: LocalEngine, url: str) -> None:
     """Delete every message (PurgeQueue is allowed once a minute per queue)."""
     sqs = engine.client("sqs")
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
         for message in messages:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
@@ -76,21 +77,32 @@ def assert_documented_state_change_event(event: dict[str, Any], alarm: dict[str,
     assert json.loads(state["reasonData"])["version"] == "1.0"
     assert {"value", "reason", "timestamp"} <= set(detail["previousState"])
     assert ALARM_TIMESTAMP.match(detail["previousState"]["timestamp"])
-    (metric,) = detail["configuration"]["metrics"]
-    assert metric["returnData"] is True and metric["id"]
-    stat = metric["metricStat"]
-    assert stat["metric"] == {
-        "namespace": alarm["Namespace"],
-        "name": alarm["MetricName"],
-        "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
-    }
-    assert (stat["period"], stat["stat"]) == (alarm["Period"], alarm["Statistic"])
+    metrics = detail["configuration"]["metrics"]
+    if not alarm.get("Metrics"):
+        (metric,) = metrics
+        assert metric["returnData"] is True and metric["id"]
+        stat = metric["metricStat"]
+        assert stat["metric"] == {
+            "namespace": alarm["Namespace"],
+            "name": alarm["MetricName"],
+            "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+        }
+        assert (stat["period"], stat["stat"]) == (alarm["Period"], alarm["Statistic"])
+    else:  # metric math, as the AWS example for such an alarm shows it: each query, one returns data
+        assert [m["id"] for m in metrics] == [q["Id"] for q in alarm["Metrics"]]
+        (returned,) = [m for m in metrics if m["returnData"]]
+        assert returned["expression"] == "visible + inFlight"
+        for metric, query in zip(metrics, alarm["Metrics"], strict=True):
+            if "MetricStat" in query:
+                assert metric["metricStat"]["metric"] == {
+                    "namespace": "AWS/SQS",
+                    "name": query["MetricStat"]["Metric"]["MetricName"],
+                    "dimensions": {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]},
+                }
     assert detail["configuration"]["description"] == alarm.get("AlarmDescription", "")
 
 
-def test_dlq_depth_alarm_starts_the_redrive_once(
-    engine: LocalEngine, deploy: Deploy, wait_execution: WaitExecution
-) -> None:
+def test_dlq_depth_alarm_starts_the_redrive_once(engine: LocalEngine, deploy: Deploy) -> None:
     # A dry run (the stack's default for alarm-started runs) ends without waiting for approval.
     stack = deploy(RunDefaults=json.dumps({"dryRun": True}))
     name = stack.outputs["DlqDepthAlarmName"]
@@ -123,7 +135,10 @@ def test_dlq_depth_alarm_starts_the_redrive_once(
             "alarmReason": change.event["detail"]["state"]["reason"],
         }
         assert ISO_SECONDS.match(json.loads(started["input"])["alarmTime"])
-        assert wait_execution(execution["executionArn"])["status"] == "SUCCEEDED"
+        assert (
+            wait_for_execution(engine.client("stepfunctions"), execution["executionArn"], timeout=30)["status"]
+            == "SUCCEEDED"
+        )
 
         # Still deep (a dry run puts every message back): no state change, no event.
         sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"note": "another"}))
@@ -145,7 +160,7 @@ def test_dlq_depth_alarm_starts_the_redrive_once(
 
 def test_new_alarm_starts_with_insufficient_data(engine: LocalEngine, deploy: Deploy) -> None:
     """CloudFormation: "When this operation creates an alarm, the alarm state is immediately
-    set to INSUFFICIENT_DATA" (moto's own starts OK; workarounds.LocalCloudWatchAlarm)."""
+    set to INSUFFICIENT_DATA" (moto's own starts OK; workarounds.cloudformation.LocalCloudWatchAlarm)."""
     stack = deploy()
     assert alarm_state(engine, stack.outputs["DlqDepthAlarmName"]) == "INSUFFICIENT_DATA"
 

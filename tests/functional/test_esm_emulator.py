@@ -30,6 +30,7 @@ import pytest
 from redrive_local.deploy import DeployedStack
 from redrive_local.engine import LocalEngine
 from redrive_local.esm import StreamConsumerEmulator
+from tests.support.stack import send_failures_to_s3
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ISO_MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -98,7 +99,9 @@ def dynamodb_stream_records(engine: LocalEngine, stack: DeployedStack) -> list[d
 
 def dlq(engine: LocalEngine, stack: DeployedStack) -> list[dict[str, Any]]:
     sqs = engine.client("sqs")
-    received = sqs.receive_message(QueueUrl=stack.outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=10)
+    received = sqs.receive_message(
+        QueueUrl=stack.outputs["DeadLetterQueueUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )
     return [json.loads(m["Body"]) for m in received.get("Messages", [])]
 
 
@@ -128,7 +131,7 @@ def check_envelope(message: dict[str, Any], sent_between: tuple[float, float]) -
 
 
 def test_the_consumer_runs_in_process_and_reports_unhandled_errors(engine: LocalEngine, deploy: Any) -> None:
-    """Pins workarounds._simple_lambda_backend_runs_functions: Invoke runs the handler."""
+    """Pins workarounds.lambda_._simple_lambda_backend_runs_functions: Invoke runs the handler."""
     stack = deploy()
     event = {"Records": [{"eventSource": "aws:kinesis", "kinesis": {"data": base64.b64encode(b"[]").decode()}}]}
     response = engine.client("lambda").invoke(
@@ -374,9 +377,7 @@ def test_an_s3_destination_gets_the_record_and_the_whole_event(engine: LocalEngi
     bucket = stack.outputs["RunBucketName"]
     mapping_uuid = stack.resources["OrdersConsumerMapping"]
     lam = engine.client("lambda")
-    lam.update_event_source_mapping(
-        UUID=mapping_uuid, DestinationConfig={"OnFailure": {"Destination": f"arn:aws:s3:::{bucket}"}}
-    )
+    send_failures_to_s3(engine, mapping_uuid, stack.resources["OrdersConsumerFunction"], bucket)
     if source == "kinesis":
         put_kinesis(engine, stack, [order(1), POISON])
     else:

@@ -29,7 +29,7 @@ from redrive_local.deploy import (
     translate,
 )
 from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
-from tests.conftest import Deploy
+from tests.support.stack import Deploy
 
 LAMBDA_SET = {
     "AWS_REGION",
@@ -44,6 +44,7 @@ LAMBDA_SET = {
     "AWS_SESSION_TOKEN",
     "AWS_ENDPOINT_URL",
     "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+    "POWERTOOLS_TRACE_DISABLED",
 }
 
 
@@ -238,7 +239,7 @@ def test_functions_get_exactly_the_declared_environment_resolved(
         "TOPIC_ARN": stack.outputs["OperatorsTopicArn"],
         "CONSUMER_FUNCTION_ARN": consumer_arn,
         "POWERTOOLS_LOG_LEVEL": parameters.get("LogLevel", "INFO"),
-        "RUN_DEFAULTS": "{}",
+        "RUN_DEFAULTS_PARAMETER": f"/{stack.name}/run-defaults",
         "DEFAULT_TARGET": "invoke",
     }
     for function, names in declared.items():
@@ -258,7 +259,7 @@ def test_environment_values_are_strings_as_lambda_returns_them(
     engine: LocalEngine, kinesis_stack: DeployedStack
 ) -> None:
     """Numbers from Number parameters (DEFAULT_MAX_MESSAGES, ...) come back as strings, as
-    Lambda only ever returns (workarounds._function_environment_values_are_strings)."""
+    Lambda only ever returns (workarounds.lambda_._function_environment_values_are_strings)."""
     lam = engine.client("lambda")
     variables = lam.get_function_configuration(FunctionName=kinesis_stack.resources["PrepareFunction"])["Environment"][
         "Variables"

@@ -25,7 +25,7 @@ import pytest
 from redrive_local.deploy import DeployedStack, deploy_stack
 from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
 from redrive_local.runtime import ThreadEnviron, ThreadOutput
-from tests.conftest import PythonFunction
+from tests.support.stack import PythonFunction
 
 # --- ThreadEnviron, directly ----------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Static checks of the deployable files (local/redrive_local/validate.py).
 
 The real repository passes. A copy with a broken state machine (a transition to a state that
-does not exist, a placeholder without a DefinitionSubstitution and a substitution nothing
-uses) is refused, each problem named.
+does not exist, a placeholder without a DefinitionSubstitution, a substitution nothing uses
+and a nested Lambda Task without its retrier) is refused, each problem named. The retrier
+rule itself is tested on small definitions in tests/unit/test_validate_lambda_retriers.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from redrive_local.engine import REPO_ROOT
 from redrive_local.validate import ValidationReport, validate_asl, validate_project
 
 ASL = Path("statemachines") / "redrive.asl.json"
-ALL_CHECKS = ["cfn-lint template.yaml", "cfn-lint translated template", "asl-validator", "statelint", "moto ASL parser"]
+ALL_CHECKS = [
+    "cfn-lint template.yaml",
+    "cfn-lint translated template",
+    "asl-validator",
+    "statelint",
+    "moto ASL parser",
+    "Lambda retriers",
+]
 
 
 def copy_project(target: Path) -> Path:
@@ -30,8 +38,8 @@ def copy_project(target: Path) -> Path:
 
 
 def break_state_machine(root: Path) -> dict[str, str]:
-    """Send a Choice's Default to a state that does not exist and rename one placeholder;
-    return what was done, for the assertions."""
+    """Send a Choice's Default to a state that does not exist, rename one placeholder and
+    drop the Retry of a Task inside a Map; return what was done, for the assertions."""
     path = root / ASL
     definition = json.loads(path.read_text())
     states = definition["States"]
@@ -41,8 +49,18 @@ def break_state_machine(root: Path) -> dict[str, str]:
     task = next(name for name, state in states.items() if str(state.get("Resource", "")).startswith("${"))
     placeholder = states[task]["Resource"][2:-1]
     states[task]["Resource"] = "${Renamed" + placeholder + "}"
+    mapped = next(name for name, state in states.items() if state["Type"] == "Map")
+    inner = states[mapped]["ItemProcessor"]["States"]
+    unretried = next(name for name, state in inner.items() if state["Type"] == "Task")
+    del inner[unretried]["Retry"]
     path.write_text(json.dumps(definition, indent=2))
-    return {"missing": target + "Typo", "choice": choice, "unused": placeholder, "undeclared": "Renamed" + placeholder}
+    return {
+        "missing": target + "Typo",
+        "choice": choice,
+        "unused": placeholder,
+        "undeclared": "Renamed" + placeholder,
+        "unretried": f"{mapped}/{unretried}",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +89,7 @@ def test_broken_copy_names_each_problem(reports: tuple[ValidationReport, Validat
     problems = "\n".join(report.problems)
     assert f"redrive.asl.json: ${{{broken['undeclared']}}} has no DefinitionSubstitution in template.yaml" in problems
     assert f"DefinitionSubstitution {broken['unused']} is not used in redrive.asl.json" in problems
+    assert f"redrive.asl.json: Lambda Task {broken['unretried']} does not retry Lambda." in problems
     by_tool = {p.split(":", 1)[0]: p for p in report.problems if p.startswith(("asl-validator:", "statelint:"))}
     assert set(by_tool) == {"asl-validator", "statelint"}
     assert all(broken["missing"] in text for text in by_tool.values()), by_tool
@@ -94,4 +113,4 @@ def test_validators_missing_from_the_project_are_a_problem(tmp_path: Path) -> No
     report = ValidationReport()
     validate_asl(asl, {}, tmp_path, report)
     assert report.problems == ["asl-validator is not installed (run: npm ci)"]
-    assert report.checks == ["statelint", "moto ASL parser"]
+    assert report.checks == ["statelint", "moto ASL parser", "Lambda retriers"]

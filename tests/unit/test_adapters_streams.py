@@ -3,17 +3,33 @@ throttling, a trimmed start and a missing stream."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from redrive.adapters.streams import ShardRangeReader
+from redrive.adapters.streams import RangeRead, ShardRangeReader
+from redrive.contracts.records import StreamRecord
+from redrive.contracts.vocab import Source
+from redrive.errors import ShardReadThrottled, aws_error_code
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
 TABLE_STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-01T00:00:00.000"
 SHARD = "shardId-000000000000"
 BASE = 49656632116218945776331460766277046186802519735914561554  # 56 digits
+
+
+class FakeClock:
+    """Time that passes only when told to: a second per call by default, so the pacer never waits."""
+
+    def __init__(self, step: float = 1.0) -> None:
+        self.now = 0.0
+        self.step = step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
 
 
 class FakeClientError(Exception):
@@ -71,11 +87,12 @@ class FakeShardClient:
         if kwargs["ShardIteratorType"] == "TRIM_HORIZON":
             assert start is None
             return {"ShardIterator": "it-0"}
-        assert kwargs["ShardIteratorType"] == "AT_SEQUENCE_NUMBER"
+        assert kwargs["ShardIteratorType"] in ("AT_SEQUENCE_NUMBER", "AFTER_SEQUENCE_NUMBER")
         assert start is not None
         if self.trimmed_below is not None and int(start) < self.trimmed_below:
             raise FakeClientError(self.trim_code)
-        position = next((i for i, s in enumerate(self.sequence_numbers) if s >= int(start)), len(self.sequence_numbers))
+        first = int(start) + (kwargs["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER")
+        position = next((i for i, s in enumerate(self.sequence_numbers) if s >= first), len(self.sequence_numbers))
         return {"ShardIterator": f"it-{position}"}
 
     def _item(self, seq: int) -> dict[str, Any]:
@@ -121,15 +138,16 @@ class FakeShardClient:
         return page
 
 
-def read(client: FakeShardClient, start: int, end: int, sleeps: list[float] | None = None, **options: Any) -> Any:
+def read(client: FakeShardClient, start: int, end: int, sleeps: list[float] | None = None, **options: Any) -> RangeRead:
+    options.setdefault("clock", FakeClock())
     reader = ShardRangeReader(client, client.source, sleep=(sleeps if sleeps is not None else []).append, **options)
     return reader.read_range(
         KINESIS_ARN if client.source == "kinesis" else TABLE_STREAM_ARN, SHARD, str(start), str(end)
     )
 
 
-def seqs(result: Any) -> list[int]:
-    return [int(r["sequenceNumber"]) for r in result.records]
+def seqs(result: RangeRead) -> list[int]:
+    return [r.position for r in result.records]
 
 
 class TestPaging:
@@ -149,8 +167,9 @@ class TestPaging:
         # Pages from BASE+4: [4,6,8] [10,12,14] [16,18,..] -> the third holds a record past the end.
         assert result.get_records_calls == 3 == len(client.records_calls)
         assert (result.start_trimmed, result.stream_missing, result.throttled) == (False, False, 0)
-        assert result.records[0]["source"] == "kinesis"
-        assert result.records[0]["recordId"] == f"{SHARD}:{BASE + 4}"
+        assert result.records[0].source == Source.KINESIS
+        assert result.records[0].record_id == f"{SHARD}:{BASE + 4}"
+        assert all(isinstance(r, StreamRecord) for r in result.records)
 
     def test_page_limit_is_passed(self) -> None:
         client = FakeShardClient("kinesis", [BASE + i for i in range(10)], page_size=100)
@@ -181,8 +200,8 @@ class TestPaging:
             "ShardIteratorType": "AT_SEQUENCE_NUMBER",
             "SequenceNumber": "301",
         }
-        assert result.records[0]["source"] == "dynamodb"
-        assert result.records[0]["newImage"] == {"pk": {"S": "k301"}}
+        assert result.records[0].source == Source.DYNAMODB
+        assert result.records[0].new_image == {"pk": {"S": "k301"}}
 
     def test_dynamodb_open_shard_stops_after_the_empty_page_limit(self) -> None:
         # DynamoDB Streams has no MillisBehindLatest: consecutive empty pages end the read.
@@ -225,13 +244,13 @@ class TestThrottling:
         assert len(sleeps) == 9
         assert max(sleeps) <= 5.0
 
-    def test_raised_after_max_attempts(self) -> None:
+    def test_a_named_error_after_max_attempts(self) -> None:
         client = FakeShardClient("kinesis", [BASE], page_size=10)
         client.errors["get_records"] = [FakeClientError("ProvisionedThroughputExceededException") for _ in range(10)]
         sleeps: list[float] = []
-        with pytest.raises(FakeClientError) as caught:
+        with pytest.raises(ShardReadThrottled, match="ProvisionedThroughputExceededException") as caught:
             read(client, BASE, BASE, sleeps=sleeps, max_attempts=4)
-        assert caught.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+        assert aws_error_code(caught.value.__cause__) == "ProvisionedThroughputExceededException"
         assert len(client.records_calls) == 4
         assert len(sleeps) == 3
 
@@ -277,8 +296,207 @@ class TestTrimmedAndMissing:
         with pytest.raises(FakeClientError):
             read(client, 1, 2)
 
+    @pytest.mark.parametrize("source", ["kinesis", "dynamodb"])
+    def test_access_denied_on_a_stream_the_stack_does_not_watch_is_unreadable(self, source: str) -> None:
+        """IAM grants the stack's own stream only: another stream's pointer reads nothing."""
+        client = FakeShardClient(source, [1, 2])
+        client.errors["get_shard_iterator"] = [FakeClientError("AccessDeniedException")]
+        result = read(client, 1, 2, watched_stream_arn="arn:aws:kinesis:us-east-1:123456789012:stream/the-stacks")
+        assert result.stream_missing is True and result.records == []
+
+    def test_access_denied_on_the_watched_stream_is_raised(self) -> None:
+        client = FakeShardClient("kinesis", [1, 2])
+        client.errors["get_shard_iterator"] = [FakeClientError("AccessDeniedException")]
+        with pytest.raises(FakeClientError):
+            read(client, 1, 2, watched_stream_arn=KINESIS_ARN)
+
     def test_errors_without_a_response_are_raised(self) -> None:
         client = FakeShardClient("kinesis", [1, 2])
         client.errors["get_shard_iterator"] = [ConnectionError("endpoint unreachable")]
         with pytest.raises(ConnectionError):
             read(client, 1, 2)
+
+
+def test_an_empty_page_does_not_change_the_record_limit() -> None:
+    """The read's record limit and the empty-page allowance are two things: after an empty
+    page (Kinesis answers some behind the tip) the read still takes up to ``limit`` records."""
+    from redrive.adapters.streams import ShardRangeReader
+
+    class Pages:
+        def __init__(self) -> None:
+            self.pages = [
+                {"Records": [], "NextShardIterator": "i1", "MillisBehindLatest": 5},
+                {"Records": [_item(seq) for seq in (10, 11, 12, 13, 14)], "NextShardIterator": "i2"},
+            ]
+
+        def get_shard_iterator(self, **_: object) -> dict[str, str]:
+            return {"ShardIterator": "i0"}
+
+        def get_records(self, **_: object) -> dict[str, object]:
+            return self.pages.pop(0) if self.pages else {"Records": [], "NextShardIterator": None}
+
+    read = ShardRangeReader(Pages(), "kinesis", max_empty_pages=3).read_range(
+        "arn:aws:kinesis:r:1:stream/s", "sh", "10", "99", 4
+    )
+    assert [r.sequence_number for r in read.records] == ["10", "11", "12", "13"]
+
+
+def _item(seq: int) -> dict[str, object]:
+    return {"SequenceNumber": str(seq), "PartitionKey": "k", "Data": b"{}", "ApproximateArrivalTimestamp": 1.0}
+
+
+class ScriptedClient(FakeShardClient):
+    """A FakeShardClient whose GetRecords call number ``n`` (from 1) raises ``fail_at[n]``."""
+
+    def __init__(self, *args: Any, fail_at: dict[int, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_at = fail_at
+
+    def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        code = self.fail_at.get(len(self.records_calls) + 1)
+        if code:
+            self.records_calls.append(ShardIterator)
+            raise FakeClientError(code)
+        return super().get_records(ShardIterator=ShardIterator, Limit=Limit)
+
+
+class TestReadingToTheEnd:
+    def test_dynamodb_empty_pages_before_the_records_do_not_end_the_read(self) -> None:
+        """AWS: reaching records may take several calls. Four empty pages (the strict stack's
+        number) ended the read after three, and the records were falsely expired."""
+        shard = [300 + i for i in range(4)]
+        client = FakeShardClient("dynamodb", shard, page_size=10, empty_pages_before=4)
+        assert seqs(read(client, 300, 303)) == shard
+        old_behaviour = FakeShardClient("dynamodb", shard, page_size=10, empty_pages_before=4)
+        assert seqs(read(old_behaviour, 300, 303, max_empty_pages=3)) == []
+
+    def test_the_read_stops_at_the_end_record_without_another_call(self) -> None:
+        client = FakeShardClient("dynamodb", [300 + i for i in range(6)], page_size=3)
+        result = read(client, 300, 302)
+        assert seqs(result) == [300, 301, 302]
+        assert result.get_records_calls == 1
+
+    def test_a_closed_dynamodb_shard_ends_with_no_next_iterator(self) -> None:
+        client = FakeShardClient("dynamodb", [300, 301], page_size=1, open_shard=False)
+        result = read(client, 300, 999)
+        assert seqs(result) == [300, 301]
+        assert result.get_records_calls == 2
+
+    @pytest.mark.parametrize("source", ["kinesis", "dynamodb"])
+    def test_an_expired_iterator_is_acquired_again_after_the_last_record(self, source: str) -> None:
+        shard = [BASE + i for i in range(9)] if source == "kinesis" else [300 + i for i in range(9)]
+        client = ScriptedClient(source, shard, page_size=3, fail_at={2: "ExpiredIteratorException"})
+        result = read(client, shard[0], shard[-1])
+        assert seqs(result) == shard  # each once
+        assert result.iterators_renewed == 1
+        renewed = client.iterator_calls[1]
+        assert renewed["ShardIteratorType"] == "AFTER_SEQUENCE_NUMBER"
+        assert renewed.get("StartingSequenceNumber", renewed.get("SequenceNumber")) == str(shard[2])
+
+    def test_an_iterator_expired_before_any_record_starts_again_at_the_range(self) -> None:
+        client = ScriptedClient("dynamodb", [300, 301], page_size=3, fail_at={1: "ExpiredIteratorException"})
+        result = read(client, 300, 301)
+        assert seqs(result) == [300, 301]
+        assert [c["ShardIteratorType"] for c in client.iterator_calls] == ["AT_SEQUENCE_NUMBER"] * 2
+
+    def test_a_position_trimmed_while_reading_goes_on_from_trim_horizon(self) -> None:
+        """TrimmedDataAccessException from GetRecords: what was trimmed is missing (the caller
+        counts it expired); the rest of the range is still read, and the run does not fail."""
+
+        class TrimmedMeanwhile(FakeShardClient):
+            def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:
+                if len(self.records_calls) == 1:  # the second call: retention took 300..303 meanwhile
+                    self.records_calls.append(ShardIterator)
+                    self.sequence_numbers, self.trimmed_below = [304, 305], 304
+                    raise FakeClientError("TrimmedDataAccessException")
+                return super().get_records(ShardIterator=ShardIterator, Limit=Limit)
+
+        client = TrimmedMeanwhile("dynamodb", [300 + i for i in range(6)], page_size=2)
+        result = read(client, 300, 305)
+        assert seqs(result) == [300, 301, 304, 305]
+        assert result.start_trimmed is True
+        assert [c["ShardIteratorType"] for c in client.iterator_calls] == [
+            "AT_SEQUENCE_NUMBER",
+            "AFTER_SEQUENCE_NUMBER",
+            "TRIM_HORIZON",
+        ]
+
+
+class TestPaceAndBudget:
+    def test_get_records_is_paced_per_shard(self) -> None:
+        """At most ``calls_per_second`` GetRecords a second: the rest of the shard's 5 is the
+        live consumer's. Time passes only in the reader's sleeps here."""
+        now = [0.0]
+        calls: list[float] = []
+
+        class Timed(FakeShardClient):
+            def get_records(self, *, ShardIterator: str, Limit: int) -> dict[str, Any]:
+                calls.append(now[0])
+                return super().get_records(ShardIterator=ShardIterator, Limit=Limit)
+
+        def sleep(seconds: float) -> None:
+            now[0] += seconds
+
+        client = Timed("kinesis", [BASE + i for i in range(10)], page_size=1)
+        reader = ShardRangeReader(client, "kinesis", calls_per_second=2, sleep=sleep, clock=lambda: now[0])
+        result = reader.read_range(KINESIS_ARN, SHARD, str(BASE), str(BASE + 9))
+        assert len(result.records) == 10
+        assert len(calls) == 10
+        assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(calls[::2])), calls
+        assert now[0] >= 4.0
+
+    def test_throttles_past_the_budget_end_in_a_named_error(self) -> None:
+        client = FakeShardClient("kinesis", [BASE], page_size=10)
+        client.errors["get_records"] = [FakeClientError("ProvisionedThroughputExceededException") for _ in range(30)]
+        sleeps: list[float] = []
+        with pytest.raises(ShardReadThrottled, match="throttle budget of 2 s"):
+            read(client, BASE, BASE, sleeps=sleeps, throttle_budget_seconds=2)
+        assert sum(sleeps) <= 2.0
+        assert len(sleeps) >= 3, "several retries fit in the budget"
+
+    def test_the_default_budget_outlasts_a_few_seconds_of_throttling(self) -> None:
+        client = FakeShardClient("kinesis", [BASE], page_size=10)
+        client.errors["get_records"] = [FakeClientError("ProvisionedThroughputExceededException") for _ in range(8)]
+        sleeps: list[float] = []
+        assert seqs(read(client, BASE, BASE, sleeps=sleeps)) == [BASE]
+        assert sum(sleeps) > 5.0
+
+
+class TestOneWalk:
+    def test_ranges_that_follow_each_other_are_read_in_one_walk(self) -> None:
+        shard = [BASE + i for i in range(10)]
+        client = FakeShardClient("kinesis", shard, page_size=3)
+        reader = ShardRangeReader(client, "kinesis", sleep=lambda s: None, clock=FakeClock())
+        ranges = [(str(BASE), str(BASE + 3), None), (str(BASE + 4), str(BASE + 7), None)]
+        result = reader.read_ranges(KINESIS_ARN, SHARD, ranges)
+        assert seqs(result) == shard[:8]
+        assert len(client.iterator_calls) == 1
+        assert [(t.records, t.last) for t in result.ranges] == [(4, BASE + 3), (4, BASE + 7)]
+
+    def test_a_gap_of_records_no_range_names_is_jumped(self) -> None:
+        shard = [BASE + i for i in range(40)]
+        client = FakeShardClient("kinesis", shard, page_size=3)
+        reader = ShardRangeReader(client, "kinesis", sleep=lambda s: None, clock=FakeClock())
+        ranges = [(str(BASE), str(BASE + 1), None), (str(BASE + 30), str(BASE + 31), None)]
+        result = reader.read_ranges(KINESIS_ARN, SHARD, ranges)
+        assert seqs(result) == [BASE, BASE + 1, BASE + 30, BASE + 31]
+        assert [c.get("StartingSequenceNumber") for c in client.iterator_calls] == [str(BASE), str(BASE + 30)]
+        assert result.get_records_calls == 2
+
+    def test_a_range_cut_at_its_limit_lets_the_walk_go_on_to_the_next(self) -> None:
+        shard = [BASE + i for i in range(10)]
+        client = FakeShardClient("kinesis", shard, page_size=10)
+        reader = ShardRangeReader(client, "kinesis", sleep=lambda s: None, clock=FakeClock())
+        ranges = [(str(BASE), str(BASE + 5), 2), (str(BASE + 6), str(BASE + 9), None)]
+        result = reader.read_ranges(KINESIS_ARN, SHARD, ranges)
+        assert seqs(result) == [BASE, BASE + 1, BASE + 6, BASE + 7, BASE + 8, BASE + 9]
+
+    def test_records_go_to_the_sink_page_by_page(self) -> None:
+        client = FakeShardClient("kinesis", [BASE + i for i in range(7)], page_size=3)
+        pages: list[list[int]] = []
+        reader = ShardRangeReader(client, "kinesis", sleep=lambda s: None, clock=FakeClock())
+        result = reader.read_range(
+            KINESIS_ARN, SHARD, str(BASE), str(BASE + 6), sink=lambda got: pages.append([r.position for r in got])
+        )
+        assert result.records == []
+        assert pages == [[BASE, BASE + 1, BASE + 2], [BASE + 3, BASE + 4, BASE + 5], [BASE + 6]]

@@ -19,8 +19,12 @@ from redrive.adapters.targets import (
     StreamTarget,
     message_body,
     short,
-    table_name_from_stream_arn,
+    target_for,
 )
+from redrive.contracts.plan import Batch
+from redrive.contracts.records import FailureContext, StreamRecord
+from redrive.contracts.run import NO_DYNAMODB_STREAM_TARGET
+from redrive.contracts.vocab import Source, Target
 from redrive.errors import TargetError
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
@@ -29,43 +33,42 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:orders-consumer"
 SHARD = "shardId-000000000000"
 
 
-def kinesis(seq: int, data: Any = None, partition_key: str | None = "pk") -> dict[str, Any]:
+def kinesis(seq: int, data: Any = None, partition_key: str | None = "pk") -> StreamRecord:
     payload = json.dumps(data if data is not None else {"id": seq}).encode()
-    return {
-        "recordId": f"{SHARD}:{seq}",
-        "source": "kinesis",
-        "streamArn": KINESIS_ARN,
-        "shardId": SHARD,
-        "sequenceNumber": str(seq),
-        "partitionKey": partition_key,
-        "approximateArrival": "2026-11-22T03:12:38.850000+00:00",
-        "payload": base64.b64encode(payload).decode(),
-    }
+    return StreamRecord(
+        source=Source.KINESIS,
+        stream_arn=KINESIS_ARN,
+        shard_id=SHARD,
+        sequence_number=str(seq),
+        partition_key=partition_key,
+        approximate_arrival="2026-11-22T03:12:38.850000+00:00",
+        payload=base64.b64encode(payload).decode(),
+    )
 
 
-def dynamodb(seq: int, new_image: dict[str, Any] | None, event_name: str = "MODIFY") -> dict[str, Any]:
-    return {
-        "recordId": f"ddb-shard:{seq}",
-        "source": "dynamodb",
-        "streamArn": TABLE_STREAM_ARN,
-        "shardId": "ddb-shard",
-        "sequenceNumber": str(seq),
-        "eventName": event_name,
-        "keys": {"pk": {"S": f"order#{seq}"}},
-        "newImage": new_image,
-    }
+def dynamodb(seq: int, new_image: dict[str, Any] | None, event_name: str = "MODIFY") -> StreamRecord:
+    return StreamRecord(
+        source=Source.DYNAMODB,
+        stream_arn=TABLE_STREAM_ARN,
+        shard_id="ddb-shard",
+        sequence_number=str(seq),
+        event_name=event_name,
+        keys={"pk": {"S": f"order#{seq}"}},
+        new_image=new_image,
+    )
 
 
-def batch(records: list[dict[str, Any]], function_arn: str | None = FUNCTION_ARN) -> dict[str, Any]:
-    return {
-        "batchId": "b00001",
-        "target": "invoke",
-        "functionArn": function_arn,
-        "source": records[0]["source"],
-        "streamArn": records[0]["streamArn"],
-        "shardId": records[0]["shardId"],
-        "records": records,
-    }
+def batch(records: list[StreamRecord], function_arn: str | None = FUNCTION_ARN) -> Batch:
+    return Batch(
+        batch_id="b00001",
+        lane=0,
+        target=Target.INVOKE,
+        function_arn=function_arn,
+        source=records[0].source,
+        stream_arn=records[0].stream_arn,
+        shard_id=records[0].shard_id,
+        records=records,
+    )
 
 
 Consumer = Callable[[list[dict[str, Any]]], Any]
@@ -112,7 +115,9 @@ class TestInvokeTarget:
         [entry, _] = client.events[0]["Records"]
         assert entry["eventSource"] == "aws:kinesis"
         assert entry["awsRegion"] == "us-east-1"
-        assert entry["kinesis"]["data"] == records[0]["payload"]
+        assert entry["kinesis"]["data"] == records[0].payload
+        assert entry["eventSourceARN"] == KINESIS_ARN
+        assert entry["eventID"] == records[0].record_id
 
     def test_function_error_bisects_down_to_the_poison_record(self) -> None:
         client = FakeLambda(fails_on_poison)
@@ -129,7 +134,7 @@ class TestInvokeTarget:
         client = FakeLambda(always)
         records = [kinesis(i) for i in range(8)]
         failed = InvokeTarget(client, "us-east-1").send(batch(records))
-        assert set(failed) == {r["recordId"] for r in records}
+        assert set(failed) == {r.record_id for r in records}
         assert len(client.invocations) == 2 * 8 - 1  # a full binary tree over 8 leaves
         assert all(reason == "consumer failed again (RuntimeError: database down)" for reason in failed.values())
 
@@ -137,7 +142,7 @@ class TestInvokeTarget:
         client = FakeLambda(fails_on_poison)
         records = [kinesis(i, {"id": i, "poison": i == 0}) for i in range(4)]
         failed = InvokeTarget(client, "us-east-1", bisect_on_error=False).send(batch(records))
-        assert set(failed) == {r["recordId"] for r in records}
+        assert set(failed) == {r.record_id for r in records}
         assert len(client.invocations) == 1
 
     def test_reason_is_the_first_line_of_the_error(self) -> None:
@@ -226,24 +231,12 @@ class FakeKinesis:
         return {"FailedRecordCount": sum(1 for r in results if "ErrorCode" in r), "Records": results}
 
 
-class FakeDynamoDb:
-    def __init__(self, refuse: set[str] | None = None) -> None:
-        self.refuse = refuse or set()
-        self.items: list[tuple[str, dict[str, Any]]] = []
-
-    def put_item(self, *, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:
-        if Item["pk"]["S"] in self.refuse:
-            raise RuntimeError("ValidationException: Item size has exceeded the maximum allowed size")
-        self.items.append((TableName, Item))
-        return {}
-
-
 class TestStreamTargetKinesis:
     def test_chunks_of_at_most_500_with_the_original_partition_key(self) -> None:
         kinesis_client = FakeKinesis()
         sleeps: list[float] = []
         records = [kinesis(i, partition_key=f"customer-{i % 3}") for i in range(1203)]
-        target = StreamTarget(kinesis_client, FakeDynamoDb(), sleep=sleeps.append)
+        target = StreamTarget(kinesis_client, sleep=sleeps.append)
         assert target.send(batch(records)) == {}
         assert [len(c) for c in kinesis_client.calls] == [PUT_RECORDS_MAX, PUT_RECORDS_MAX, 203]
         sent = [entry for call in kinesis_client.calls for entry in call]
@@ -254,19 +247,19 @@ class TestStreamTargetKinesis:
     def test_data_is_the_decoded_payload(self) -> None:
         kinesis_client = FakeKinesis()
         record = kinesis(1, {"id": 1, "amount": 12.5})
-        StreamTarget(kinesis_client, FakeDynamoDb(), sleep=lambda s: None).send(batch([record]))
+        StreamTarget(kinesis_client, sleep=lambda s: None).send(batch([record]))
         assert kinesis_client.calls[0][0]["Data"] == b'{"id": 1, "amount": 12.5}'
 
     def test_missing_partition_key_uses_the_record_id(self) -> None:
         kinesis_client = FakeKinesis()
-        StreamTarget(kinesis_client, FakeDynamoDb(), sleep=lambda s: None).send(batch([kinesis(1, partition_key=None)]))
+        StreamTarget(kinesis_client, sleep=lambda s: None).send(batch([kinesis(1, partition_key=None)]))
         assert kinesis_client.calls[0][0]["PartitionKey"] == f"{SHARD}:1"
 
     def test_failed_entries_are_retried_alone(self) -> None:
         kinesis_client = FakeKinesis(fail=lambda attempt, data: attempt == 0 and data["id"] % 2 == 0)
         sleeps: list[float] = []
         records = [kinesis(i) for i in range(6)]
-        failed = StreamTarget(kinesis_client, FakeDynamoDb(), sleep=sleeps.append).send(batch(records))
+        failed = StreamTarget(kinesis_client, sleep=sleeps.append).send(batch(records))
         assert failed == {}
         assert [[json.loads(e["Data"])["id"] for e in call] for call in kinesis_client.calls] == [
             [0, 1, 2, 3, 4, 5],
@@ -278,7 +271,7 @@ class TestStreamTargetKinesis:
         kinesis_client = FakeKinesis(fail=lambda attempt, data: data["id"] == 3)
         sleeps: list[float] = []
         records = [kinesis(i) for i in range(5)]
-        failed = StreamTarget(kinesis_client, FakeDynamoDb(), sleep=sleeps.append).send(batch(records))
+        failed = StreamTarget(kinesis_client, sleep=sleeps.append).send(batch(records))
         assert failed == {f"{SHARD}:3": "ProvisionedThroughputExceededException: Rate exceeded"}
         assert len(kinesis_client.calls) == PUT_RECORDS_ATTEMPTS
         assert all(len(call) == 1 for call in kinesis_client.calls[1:])
@@ -287,40 +280,14 @@ class TestStreamTargetKinesis:
 
 
 class TestStreamTargetDynamoDb:
-    def test_new_image_is_written_to_the_table(self) -> None:
-        table = FakeDynamoDb()
-        image = {"pk": {"S": "order#1"}, "amount": {"N": "12.5"}}
-        failed = StreamTarget(FakeKinesis(), table, sleep=lambda s: None).send(batch([dynamodb(1, image)]))
-        assert failed == {}
-        assert table.items == [("orders", image)]
-
-    def test_remove_record_without_new_image_fails_with_a_reason(self) -> None:
-        table = FakeDynamoDb()
-        failed = StreamTarget(FakeKinesis(), table, sleep=lambda s: None).send(
-            batch([dynamodb(1, None, event_name="REMOVE")])
-        )
-        assert failed == {"ddb-shard:1": "REMOVE record has no NewImage to write again"}
-        assert table.items == []
-
-    def test_put_item_error_fails_only_that_record(self) -> None:
-        table = FakeDynamoDb(refuse={"order#2"})
-        records = [dynamodb(i, {"pk": {"S": f"order#{i}"}}) for i in (1, 2, 3)]
-        failed = StreamTarget(FakeKinesis(), table, sleep=lambda s: None).send(batch(records))
-        assert list(failed) == ["ddb-shard:2"]
-        assert failed["ddb-shard:2"].startswith("PutItem failed: ValidationException")
-        assert [item["pk"]["S"] for _, item in table.items] == ["order#1", "order#3"]
-
-
-class TestTableNameFromStreamArn:
-    def test_name_even_with_colons_in_the_stream_label(self) -> None:
-        assert table_name_from_stream_arn(TABLE_STREAM_ARN) == "orders"
-        arn = "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/my.Table-1/stream/2024-01-01T00:00:00.000"
-        assert table_name_from_stream_arn(arn) == "my.Table-1"
-
-    @pytest.mark.parametrize("arn", [KINESIS_ARN, "not an arn", "arn:aws:dynamodb:us-east-1:1:table"])
-    def test_other_arns_are_refused(self, arn: str) -> None:
-        with pytest.raises(TargetError, match="not a DynamoDB stream ARN"):
-            table_name_from_stream_arn(arn)
+    def test_dynamodb_records_are_never_written_back_and_each_fails_with_the_reason(self) -> None:
+        """A DynamoDB stream takes no records; PutItem of the old NewImage is unsafe (no stream record
+        when unchanged, stale data over newer). Such a batch only arises when planning was bypassed."""
+        kinesis_client = FakeKinesis()
+        records = [dynamodb(i, {"pk": {"S": f"order#{i}"}}) for i in (1, 2)]
+        failed = StreamTarget(kinesis_client, sleep=lambda s: None).send(batch(records))
+        assert failed == {r.record_id: NO_DYNAMODB_STREAM_TARGET for r in records}
+        assert kinesis_client.calls == []
 
 
 class FakeSqs:
@@ -374,9 +341,8 @@ class TestMessageBody:
         assert message_body(kinesis(1, {"id": "o-1"})) == '{"id": "o-1"}'
 
     def test_kinesis_binary_stays_base64(self) -> None:
-        record = kinesis(1)
-        record["payload"] = base64.b64encode(b"\xff\xfe\x00").decode()
-        assert message_body(record) == record["payload"]
+        record = kinesis(1).model_copy(update={"payload": base64.b64encode(b"\xff\xfe\x00").decode()})
+        assert message_body(record) == record.payload
 
     def test_dynamodb_new_image_as_compact_json(self) -> None:
         record = dynamodb(1, {"pk": {"S": "order#1"}, "n": {"N": "2"}})
@@ -384,3 +350,64 @@ class TestMessageBody:
 
     def test_dynamodb_without_new_image(self) -> None:
         assert message_body(dynamodb(1, None, event_name="REMOVE")) == "{}"
+
+    def test_dynamodb_queue_message_names_its_source(self) -> None:
+        sqs = FakeSqs()
+        record = dynamodb(7, {"pk": {"S": "order#7"}})
+        assert QueueTarget(sqs, "https://sqs/replay").send(batch([record])) == {}
+        [entry] = sqs.calls[0]
+        assert json.loads(entry["MessageBody"]) == {"pk": {"S": "order#7"}}
+        assert entry["MessageAttributes"]["source"]["StringValue"] == "dynamodb"
+        assert entry["MessageAttributes"]["shardId"]["StringValue"] == "ddb-shard"
+
+
+class TestFailureContextIsNotSent:
+    def test_the_invoke_event_carries_no_failure_context(self) -> None:
+        client = FakeLambda(lambda records: None)
+        record = kinesis(1).model_copy(update={"failure": FailureContext(condition="RetryAttemptsExhausted")})
+        InvokeTarget(client, "us-east-1").send(batch([record]))
+        assert "RetryAttemptsExhausted" not in json.dumps(client.events[0])
+
+
+class TestTargetFor:
+    class Clients:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def __call__(self, service: str) -> Any:
+            self.asked.append(service)
+            return f"client:{service}"
+
+    def test_invoke(self) -> None:
+        clients = self.Clients()
+        target = target_for(Target.INVOKE, None, clients, "eu-west-1")
+        assert isinstance(target, InvokeTarget)
+        assert (target.lambda_client, target.region, target.bisect_on_error) == ("client:lambda", "eu-west-1", True)
+        assert clients.asked == ["lambda"]
+
+    def test_stream(self) -> None:
+        clients = self.Clients()
+        target = target_for(Target.STREAM, None, clients, "eu-west-1")
+        assert isinstance(target, StreamTarget)
+        assert target.kinesis == "client:kinesis"
+        assert clients.asked == ["kinesis"]
+
+    def test_queue(self) -> None:
+        clients = self.Clients()
+        target = target_for(Target.QUEUE, "https://sqs/replay", clients, "eu-west-1")
+        assert isinstance(target, QueueTarget)
+        assert (target.sqs, target.queue_url) == ("client:sqs", "https://sqs/replay")
+
+    @pytest.mark.parametrize("queue_url", [None, ""])
+    def test_queue_without_a_url_is_an_error(self, queue_url: str | None) -> None:
+        clients = self.Clients()
+        with pytest.raises(TargetError, match="queueUrl"):
+            target_for(Target.QUEUE, queue_url, clients, "eu-west-1")
+        assert clients.asked == []
+
+    @pytest.mark.parametrize("unknown", ["carrier-pigeon", "", None])
+    def test_an_unknown_target_is_an_error_never_a_default(self, unknown: Any) -> None:
+        clients = self.Clients()
+        with pytest.raises(TargetError, match="unknown redrive target"):
+            target_for(unknown, "https://sqs/replay", clients, "eu-west-1")
+        assert clients.asked == []

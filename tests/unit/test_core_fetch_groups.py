@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from redrive.core.fetch_groups import PointerRef, assign_records, build_fetch_groups, group_id, merge_ranges
-from redrive.core.messages import Pointer
+from redrive.contracts.fetch import FetchGroup, PointerAssignment
+from redrive.contracts.messages import GroupPointer, Pointer
+from redrive.contracts.records import FailureContext, StreamRecord
+from redrive.contracts.vocab import Source
+from redrive.core.fetch_groups import assign_records, build_fetch_groups, group_id, merge_ranges
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
 OTHER_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/payments"
@@ -16,26 +19,28 @@ FAILURE = {"condition": "RetryAttemptsExhausted", "functionError": "Unhandled", 
 def pointer(
     start: int,
     end: int,
+    message_id: str = "m1",
     *,
     shard: str = "shardId-000000000000",
     stream: str = KINESIS_ARN,
     source: str = "kinesis",
     size: int | None = None,
     failure: dict[str, Any] | None = None,
-) -> Pointer:
-    return Pointer(
-        source=source,  # type: ignore[arg-type]
+) -> GroupPointer:
+    return GroupPointer(
+        message_id=message_id,
+        source=Source(source),
         stream_arn=stream,
         shard_id=shard,
-        start=str(start),
-        end=str(end),
+        start_sequence_number=str(start),
+        end_sequence_number=str(end),
         batch_size=size if size is not None else end - start + 1,
-        failure=failure if failure is not None else FAILURE,
+        failure=FailureContext.parse(failure if failure is not None else FAILURE),
     )
 
 
-def fetched(seq: int, shard: str = "shardId-000000000000") -> dict[str, Any]:
-    return {"recordId": f"{shard}:{seq}", "sequenceNumber": str(seq), "shardId": shard, "source": "kinesis"}
+def fetched(seq: int, shard: str = "shardId-000000000000") -> StreamRecord:
+    return StreamRecord(source=Source.KINESIS, stream_arn=KINESIS_ARN, shard_id=shard, sequence_number=str(seq))
 
 
 class TestMergeRanges:
@@ -74,36 +79,41 @@ class TestMergeRanges:
 class TestBuildFetchGroups:
     def test_one_group_per_source_stream_and_shard(self) -> None:
         refs = [
-            PointerRef("m1", pointer(BASE, BASE + 2)),
-            PointerRef("m2", pointer(BASE + 1, BASE + 5)),
-            PointerRef("m3", pointer(BASE, BASE + 2, shard="shardId-000000000001")),
-            PointerRef("m4", pointer(BASE, BASE + 2, stream=OTHER_ARN)),
-            PointerRef("m5", pointer(BASE + 100, BASE + 101)),
+            pointer(BASE, BASE + 2, "m1"),
+            pointer(BASE + 1, BASE + 5, "m2"),
+            pointer(BASE, BASE + 2, "m3", shard="shardId-000000000001"),
+            pointer(BASE, BASE + 2, "m4", stream=OTHER_ARN),
+            pointer(BASE + 100, BASE + 101, "m5"),
         ]
         groups = build_fetch_groups(refs)
-        keys = [(g["source"], g["streamArn"], g["shardId"]) for g in groups]
+        keys = [(g.source, g.stream_arn, g.shard_id) for g in groups]
         assert len(groups) == 3
         assert len(set(keys)) == 3
-        first = next(g for g in groups if g["streamArn"] == KINESIS_ARN and g["shardId"] == "shardId-000000000000")
-        assert first["ranges"] == [
-            {"start": str(BASE), "end": str(BASE + 5)},
-            {"start": str(BASE + 100), "end": str(BASE + 101)},
+        first = next(g for g in groups if g.stream_arn == KINESIS_ARN and g.shard_id == "shardId-000000000000")
+        assert [(r.start, r.end) for r in first.ranges] == [
+            (str(BASE), str(BASE + 5)),
+            (str(BASE + 100), str(BASE + 101)),
         ]
-        assert [p["messageId"] for p in first["pointers"]] == ["m1", "m2", "m5"]
-        assert first["pointers"][0]["failure"] == FAILURE
-        assert first["pointers"][0]["startSequenceNumber"] == str(BASE)
+        assert [p.message_id for p in first.pointers] == ["m1", "m2", "m5"]
+        assert first.pointers[0].failure == FailureContext.parse(FAILURE)
+        assert first.pointers[0].start_sequence_number == str(BASE)
+        data = first.to_json()  # as groups/<groupId>.json holds it
+        assert data["ranges"][0] == {"start": str(BASE), "end": str(BASE + 5), "limit": data["ranges"][0]["limit"]}
+        assert data["pointers"][0]["messageId"] == "m1"
+        assert data["pointers"][0]["failure"]["functionError"] == "Unhandled"
+        assert FetchGroup.parse(data) == first
 
     def test_same_shard_id_on_two_sources_is_two_groups(self) -> None:
         refs = [
-            PointerRef("m1", pointer(1, 2)),
-            PointerRef("m2", pointer(1, 2, source="dynamodb", stream="arn:aws:dynamodb:us-east-1:1:table/t/stream/x")),
+            pointer(1, 2, "m1"),
+            pointer(1, 2, "m2", source="dynamodb", stream="arn:aws:dynamodb:us-east-1:1:table/t/stream/x"),
         ]
         assert len(build_fetch_groups(refs)) == 2
 
     def test_group_ids_are_stable_and_distinct(self) -> None:
-        refs = [PointerRef("m1", pointer(1, 2)), PointerRef("m2", pointer(1, 2, stream=OTHER_ARN))]
-        first = [g["groupId"] for g in build_fetch_groups(refs)]
-        again = [g["groupId"] for g in build_fetch_groups(list(reversed(refs)))]
+        refs = [pointer(1, 2, "m1"), pointer(1, 2, "m2", stream=OTHER_ARN)]
+        first = [g.group_id for g in build_fetch_groups(refs)]
+        again = [g.group_id for g in build_fetch_groups(list(reversed(refs)))]
         assert first == again
         assert len(set(first)) == 2
         assert group_id("kinesis", KINESIS_ARN, "shardId-000000000000") == group_id(
@@ -120,68 +130,92 @@ class TestBuildFetchGroups:
 
     def test_ranges_of_different_digit_lengths_merge_as_numbers(self) -> None:
         # As strings "999" > "1000"; as numbers the two pointers overlap.
-        [group] = build_fetch_groups([PointerRef("m1", pointer(999, 1000)), PointerRef("m2", pointer(1000, 1001))])
-        assert group["ranges"] == [{"start": "999", "end": "1001"}]
+        [group] = build_fetch_groups([pointer(999, 1000, "m1"), pointer(1000, 1001, "m2")])
+        assert [(r.start, r.end) for r in group.ranges] == [("999", "1001")]
 
     def test_no_pointers_no_groups(self) -> None:
         assert build_fetch_groups([]) == []
 
 
 class TestAssignRecords:
-    def group(self, *pointers: tuple[str, Pointer]) -> dict[str, Any]:
-        groups = build_fetch_groups([PointerRef(mid, p) for mid, p in pointers])
+    def group(self, *pointers: GroupPointer) -> FetchGroup:
+        groups = build_fetch_groups(list(pointers))
         assert len(groups) == 1
         return groups[0]
 
+    def assign(self, group: FetchGroup, records: list[StreamRecord]) -> list[PointerAssignment]:
+        with_failure, assignments = assign_records(group, records)
+        assert [r.record_id for r in with_failure] == [r.record_id for r in records]
+        return assignments
+
     def test_every_record_found(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 2, size=3)))
+        group = self.group(pointer(BASE, BASE + 2, "m1", size=3))
         records = [fetched(BASE), fetched(BASE + 1), fetched(BASE + 2)]
-        [assignment] = assign_records(group, records)
+        [assignment] = self.assign(group, records)
         assert assignment.message_id == "m1"
-        assert assignment.record_ids == [r["recordId"] for r in records]
+        assert assignment.record_ids == [r.record_id for r in records]
         assert assignment.expired == 0
         assert assignment.to_json()["pointer"]["startSequenceNumber"] == str(BASE)
 
+    def test_the_assignment_keeps_the_pointer_without_its_message_id(self) -> None:
+        named = pointer(BASE, BASE + 2, "m1", size=3)
+        [assignment] = self.assign(self.group(named), [fetched(BASE)])
+        assert type(assignment.pointer) is Pointer
+        assert assignment.pointer == Pointer.parse(named.model_dump(exclude={"message_id"}))
+        assert "messageId" not in assignment.to_json()["pointer"]
+        assert PointerAssignment.parse(assignment.to_json()) == assignment
+
     def test_missing_records_are_counted_expired(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 9, size=4)))
-        [assignment] = assign_records(group, [fetched(BASE + 9)])
+        group = self.group(pointer(BASE, BASE + 9, "m1", size=4))
+        [assignment] = self.assign(group, [fetched(BASE + 9)])
         assert assignment.record_ids == [f"shardId-000000000000:{BASE + 9}"]
         assert assignment.expired == 3
 
     def test_nothing_left_in_the_stream(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 9, size=4)))
-        [assignment] = assign_records(group, [])
+        group = self.group(pointer(BASE, BASE + 9, "m1", size=4))
+        [assignment] = self.assign(group, [])
         assert (assignment.record_ids, assignment.expired) == ([], 4)
 
     def test_records_outside_a_pointer_range_are_not_its_own(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 1, size=2)), ("m2", pointer(BASE + 5, BASE + 6, size=2)))
+        group = self.group(pointer(BASE, BASE + 1, "m1", size=2), pointer(BASE + 5, BASE + 6, "m2", size=2))
         records = [fetched(BASE), fetched(BASE + 1), fetched(BASE + 5), fetched(BASE + 6)]
-        first, second = assign_records(group, records)
+        first, second = self.assign(group, records)
         assert first.record_ids == [f"shardId-000000000000:{BASE}", f"shardId-000000000000:{BASE + 1}"]
         assert second.record_ids == [f"shardId-000000000000:{BASE + 5}", f"shardId-000000000000:{BASE + 6}"]
         assert first.expired == second.expired == 0
 
     def test_overlapping_pointers_each_get_the_shared_record(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 2, size=3)), ("m2", pointer(BASE + 2, BASE + 3, size=2)))
+        group = self.group(pointer(BASE, BASE + 2, "m1", size=3), pointer(BASE + 2, BASE + 3, "m2", size=2))
         records = [fetched(BASE + s) for s in range(4)]
-        first, second = assign_records(group, records)
+        first, second = self.assign(group, records)
         shared = f"shardId-000000000000:{BASE + 2}"
         assert shared in first.record_ids and shared in second.record_ids
 
     def test_failure_of_the_first_naming_pointer_is_attached(self) -> None:
         other = {"condition": "RecordAgeExceeded", "functionError": None, "approximateInvokeCount": 1}
         group = self.group(
-            ("m1", pointer(BASE, BASE + 1, size=2)), ("m2", pointer(BASE + 1, BASE + 2, size=2, failure=other))
+            pointer(BASE, BASE + 1, "m1", size=2), pointer(BASE + 1, BASE + 2, "m2", size=2, failure=other)
         )
-        records = [fetched(BASE + s) for s in range(3)]
-        assign_records(group, records)
-        assert records[0]["failure"] == FAILURE
-        assert records[1]["failure"] == FAILURE  # named by both: the first pointer wins
-        assert records[2]["failure"] == other
-
-    def test_expired_is_never_negative(self) -> None:
-        group = self.group(("m1", pointer(BASE, BASE + 3, size=2)))
         records = [fetched(BASE + s) for s in range(4)]
-        [assignment] = assign_records(group, records)
-        assert len(assignment.record_ids) == 4
+        with_failure, _ = assign_records(group, records)
+        # The records come back with their failure context (models are not changed in place).
+        assert with_failure[0].failure == FailureContext.parse(FAILURE)
+        assert with_failure[1].failure == FailureContext.parse(FAILURE)  # named by both: the first pointer wins
+        assert with_failure[2].failure == FailureContext.parse(other)
+        assert with_failure[3].failure == FailureContext()  # named by no pointer: left as it was
+        assert all(r.failure == FailureContext() for r in records)
+
+    def test_a_pointer_names_at_most_its_batch_size_and_expired_is_never_negative(self) -> None:
+        """A range wider than its batchSize (a malformed pointer: start 0, end sixty 9s) is
+        not a licence to redrive the whole shard: its first batchSize records count."""
+        group = self.group(pointer(BASE, BASE + 3, "m1", size=2))
+        records = [fetched(BASE + s) for s in range(4)]
+        [assignment] = self.assign(group, records)
+        assert assignment.record_ids == [records[0].record_id, records[1].record_id]
         assert assignment.expired == 0
+
+    def test_merged_ranges_read_at_most_the_batch_sizes_of_their_pointers(self) -> None:
+        [group] = build_fetch_groups(
+            [pointer(BASE, BASE + 10**6, "m1", size=3), pointer(BASE + 1, BASE + 2, "m2", size=2)]
+        )
+        assert [(r.start, r.end, r.limit) for r in group.ranges] == [(str(BASE), str(BASE + 10**6), 5)]

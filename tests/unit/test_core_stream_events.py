@@ -6,12 +6,13 @@ Kinesis", "Using Lambda with DynamoDB")."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 
-from redrive.core.records import from_invocation_event_record
-from redrive.core.stream_events import event_record, failed_item_ids, invocation_event
+from redrive.contracts.records import StreamRecord, from_invocation_event_record
+from redrive.contracts.stream_events import event_record, failed_item_ids, invocation_event
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-2:123456789012:stream/lambda-stream"
 TABLE_STREAM_ARN = "arn:aws:dynamodb:us-east-2:123456789012:table/my-table/stream/2024-06-10T19:26:16.525"
@@ -32,9 +33,8 @@ KINESIS_INNER = {"kinesisSchemaVersion", "partitionKey", "sequenceNumber", "data
 DYNAMODB_TOP_LEVEL = {"eventID", "eventName", "eventVersion", "eventSource", "awsRegion", "dynamodb", "eventSourceARN"}
 
 
-def kinesis_record(**overrides: Any) -> dict[str, Any]:
+def kinesis_record(**overrides: Any) -> StreamRecord:
     record = {
-        "recordId": f"{SHARD}:{SEQ}",
         "source": "kinesis",
         "streamArn": KINESIS_ARN,
         "shardId": SHARD,
@@ -44,12 +44,11 @@ def kinesis_record(**overrides: Any) -> dict[str, Any]:
         "payload": base64.b64encode(b"Hello, this is a test.").decode(),
     }
     record.update(overrides)
-    return record
+    return StreamRecord.parse(record)
 
 
-def dynamodb_record(**overrides: Any) -> dict[str, Any]:
+def dynamodb_record(**overrides: Any) -> StreamRecord:
     record = {
-        "recordId": "shardId-00000001-abc:111",
         "source": "dynamodb",
         "streamArn": TABLE_STREAM_ARN,
         "shardId": "shardId-00000001-abc",
@@ -63,7 +62,7 @@ def dynamodb_record(**overrides: Any) -> dict[str, Any]:
         "streamViewType": "NEW_AND_OLD_IMAGES",
     }
     record.update(overrides)
-    return record
+    return StreamRecord.parse(record)
 
 
 class TestKinesisEventRecord:
@@ -109,6 +108,16 @@ class TestKinesisEventRecord:
         entry = event_record(kinesis_record(approximateArrival=None), "us-east-1")
         assert entry["kinesis"]["approximateArrivalTimestamp"] == 0.0
 
+    def test_the_failure_context_and_record_id_stay_out_of_the_event(self) -> None:
+        record = kinesis_record(failure={"condition": "RetryAttemptsExhausted", "functionArn": "arn:f"})
+        entry = event_record(record, "us-east-2")
+        assert entry == event_record(record.without_failure(), "us-east-2")
+        assert "failure" not in json.dumps(entry) and "recordId" not in json.dumps(entry)
+
+    def test_invoke_identity_arn_is_kept(self) -> None:
+        role = "arn:aws:iam::123456789012:role/lambda-role"
+        assert event_record(kinesis_record(invokeIdentityArn=role), "x")["invokeIdentityArn"] == role
+
 
 class TestDynamoDbEventRecord:
     def test_fields_as_the_documented_example(self) -> None:
@@ -143,6 +152,26 @@ class TestDynamoDbEventRecord:
         assert entry["eventName"] == "REMOVE"
         entry = event_record(dynamodb_record(oldImage=None), "x")
         assert "OldImage" not in entry["dynamodb"]
+
+    def test_round_trip_from_an_invocation_event(self) -> None:
+        original = {
+            "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+            "eventName": "INSERT",
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-2",
+            "dynamodb": {
+                "ApproximateCreationDateTime": 1428537600,
+                "Keys": {"Id": {"N": "101"}},
+                "NewImage": {"Message": {"S": "New item!"}, "Id": {"N": "101"}},
+                "SequenceNumber": "4421584500000000017450439091",
+                "SizeBytes": 26,
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+            },
+            "eventSourceARN": TABLE_STREAM_ARN,
+        }
+        rebuilt = event_record(from_invocation_event_record(original, "arn:unused", "shardId-1"), "us-east-2")
+        assert rebuilt == original
 
     def test_event_id_is_kept_when_known(self) -> None:
         assert event_record(dynamodb_record(eventId="c4ca4238"), "x")["eventID"] == "c4ca4238"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from redrive_local.esm_events import (
     MappingConfig,
@@ -212,3 +213,13 @@ def test_s3_object_names_follow_the_documented_convention() -> None:
         key
         == "aws/lambda/f89f8514-cdd9-4602-9e1f-01a5b77d449b/shardId-000000000001/2019/11/14/2019-11-14T00.38.06-r-uuid"
     )
+
+
+@pytest.mark.parametrize("seq", ["", "12x", "²", "1" * 130])
+def test_records_are_built_with_the_contracts_so_a_bad_sequence_number_is_refused(seq: str) -> None:
+    # New with the contracts: what AWS would never send cannot be simulated by mistake.
+    with pytest.raises(ValidationError):
+        kinesis(seq)
+    raw = {"dynamodb": {"ApproximateCreationDateTime": 0, "Keys": {}, "SequenceNumber": seq}}
+    with pytest.raises(ValidationError):
+        dynamodb_record(raw, TABLE_STREAM, "us-east-2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,9 @@ class MemorySink:
 
     def put(self, order: Order) -> None:
         self.orders.append(order)
+
+    def put_many(self, orders: Sequence[Order]) -> None:
+        self.orders.extend(orders)
 
 
 def kinesis(seq: str, data: Any) -> dict[str, Any]:
@@ -162,3 +166,45 @@ def test_reporting_a_clean_batch_returns_no_failures() -> None:
     sink = MemorySink()
     response = process_reporting_failures({"Records": [kinesis("1", {"id": "a", "amount": 1})]}, sink, None)
     assert response == {"batchItemFailures": []}
+
+
+class FakeDynamoDB:
+    """BatchWriteItem that leaves the last ``unprocessed`` items of its first ``stingy`` calls."""
+
+    def __init__(self, stingy: int = 0, unprocessed: int = 2) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+        self.stingy = stingy
+        self.unprocessed = unprocessed
+        self.written: list[str] = []
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        ((table, requests),) = RequestItems.items()
+        assert len(requests) <= 25
+        self.calls.append(requests)
+        keep = requests[: -self.unprocessed] if len(self.calls) <= self.stingy else requests
+        self.written += [r["PutRequest"]["Item"]["id"]["S"] for r in keep]
+        rest = requests[len(keep) :]
+        return {"UnprocessedItems": {table: rest} if rest else {}}
+
+
+def test_orders_are_written_25_a_call_the_unprocessed_again_the_last_of_one_id_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orders_consumer import app
+
+    monkeypatch.setattr(app.time, "sleep", lambda seconds: None)
+    client = FakeDynamoDB(stingy=1)
+    orders = [{"id": f"o-{i}", "amount": i} for i in range(60)] + [{"id": "o-0", "amount": 99}]
+    app.OrdersSink("sink", client).put_many(orders)
+    assert sorted(client.written) == sorted(f"o-{i}" for i in range(60))
+    assert [len(c) for c in client.calls] == [25, 2, 25, 10]
+    first = next(r for c in client.calls for r in c if r["PutRequest"]["Item"]["id"]["S"] == "o-0")
+    assert first["PutRequest"]["Item"]["amount"] == {"N": "99"}, "the last write of an id wins, as with PutItem"
+
+
+def test_writes_dynamodb_never_takes_are_a_named_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orders_consumer import app
+
+    monkeypatch.setattr(app.time, "sleep", lambda seconds: None)
+    with pytest.raises(app.SinkWriteIncomplete, match="2 order"):
+        app.OrdersSink("sink", FakeDynamoDB(stingy=100)).put_many([{"id": f"o-{i}", "amount": i} for i in range(5)])

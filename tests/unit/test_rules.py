@@ -376,7 +376,7 @@ class TestLoadRulesErrors:
             ("drop everything", "rules[1]: a rule must be an object, got str"),
             (rule(name="ok"), "rules[1] ('ok'): name 'ok' is already used by rules[0]; names must be unique"),
             ({"name": "p", "python": "discard-unparseable", "when": "true"}, "rules[1] ('p'): unknown field(s) 'when'"),
-            ({"name": "p", "python": ""}, "rules[1] ('p'): field 'python' must be a rule name or"),
+            ({"name": "p", "python": ""}, "rules[1] ('p'): field 'python' must be the name of a registered rule"),
         ],
     )
     def test_invalid_rule_names_the_rule_and_the_field(self, spec: Any, message: str) -> None:

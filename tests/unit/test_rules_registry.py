@@ -1,8 +1,8 @@
-"""Python rules: module paths, built-ins, entry points, classes with options, and their errors."""
+"""Python rules: only registered ones (built-ins, listed modules, entry points); import paths are refused."""
 
 from __future__ import annotations
 
-import re
+import importlib
 import sys
 import textwrap
 import uuid
@@ -15,7 +15,7 @@ import pytest
 
 from redrive.rules import Decision, InvalidRule, RuleDocument, RuleOutcome, UnknownRule, apply_rules, load_rules
 from redrive.rules.builtin import discard_unparseable
-from redrive.rules.registry import ENTRY_POINT_GROUP, registered_rule_names, resolve_python_rule
+from redrive.rules.registry import ENTRY_POINT_GROUP, RuleRegistry, parse_module_list
 
 PLUGIN_SOURCE = textwrap.dedent(
     """
@@ -46,6 +46,14 @@ PLUGIN_SOURCE = textwrap.dedent(
         pass
 
     NOT_A_RULE = 42
+
+    STREAM_REDRIVE_RULES = {
+        "drop-heartbeats": drop_heartbeats,
+        "drop-by-field": DropByField,
+        "noise": configured,
+        "nodecide": NoDecide,
+        "not-a-rule": NOT_A_RULE,
+    }
     """
 )
 
@@ -69,10 +77,12 @@ def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     name = f"redrive_rules_plugin_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text(PLUGIN_SOURCE)
     (tmp_path / f"{name}_broken.py").write_text("raise ImportError('needs the frobnicate package')\n")
+    (tmp_path / f"{name}_bare.py").write_text("RULES = {}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     yield name
     sys.modules.pop(name, None)
     sys.modules.pop(f"{name}_broken", None)
+    sys.modules.pop(f"{name}_bare", None)
 
 
 def fake_entry_points(monkeypatch: pytest.MonkeyPatch, *pairs: tuple[str, str]) -> None:
@@ -85,78 +95,144 @@ def fake_entry_points(monkeypatch: pytest.MonkeyPatch, *pairs: tuple[str, str]) 
     monkeypatch.setattr(metadata, "entry_points", entry_points)
 
 
-class TestModulePath:
-    def test_function_by_module_path(self, plugin: str) -> None:
-        rules = load_rules([{"name": "hb", "python": f"{plugin}:drop_heartbeats"}])
+class TestImportPathsAreRefused:
+    """The run input selects registered rules; it never names code to import (the old hole)."""
+
+    @pytest.mark.parametrize(
+        "reference", ["subprocess:Popen", "os:system", "builtins:exec", "{plugin}:drop_heartbeats", ":rule", "module:"]
+    )
+    def test_a_module_attribute_path_is_an_invalid_rule(self, reference: str, plugin: str) -> None:
+        reference = reference.format(plugin=plugin)
+        with pytest.raises(InvalidRule) as raised:
+            load_rules([{"name": "cmd", "python": reference, "options": {"args": ["touch", "/tmp/owned"]}}])
+        message = str(raised.value)
+        assert message.startswith(f"rules[0] ('cmd'): field 'python' is {reference!r}")
+        assert "import paths are not accepted" in message
+        assert "RuleModules" in message and "STREAM_REDRIVE_RULES" in message and ENTRY_POINT_GROUP in message
+
+    def test_nothing_is_imported_or_called_for_a_path(self, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        imported: list[str] = []
+        real_import = importlib.import_module
+        monkeypatch.setattr(importlib, "import_module", lambda name, *a: imported.append(name) or real_import(name))
+        with pytest.raises(InvalidRule):
+            load_rules([{"python": f"{plugin}:drop_heartbeats"}], registry=RuleRegistry([plugin]))
+        assert imported == []
+        assert plugin not in sys.modules
+
+    def test_a_path_is_refused_even_when_its_module_is_listed(self, plugin: str) -> None:
+        with pytest.raises(InvalidRule, match="import paths are not accepted"):
+            load_rules([{"python": f"{plugin}:drop_heartbeats"}], registry=RuleRegistry([plugin]))
+
+    def test_an_importable_name_that_is_not_registered_is_unknown(self, plugin: str) -> None:
+        with pytest.raises(UnknownRule, match=r"no Python rule named 'subprocess\.Popen'"):
+            load_rules([{"python": "subprocess.Popen"}], registry=RuleRegistry([plugin]))
+
+
+class TestRuleModules:
+    def test_function_from_a_listed_module(self, plugin: str) -> None:
+        rules = load_rules([{"name": "hb", "python": "drop-heartbeats"}], registry=RuleRegistry([plugin]))
         assert apply_rules(rules, document({"kind": "heartbeat"})) == RuleOutcome(
             "discard", rule="hb", reason="heartbeat"
         )
         assert apply_rules(rules, document({"kind": "order"})) == RuleOutcome("redrive")
 
+    def test_module_list_as_the_setting_writes_it(self, plugin: str) -> None:
+        registry = RuleRegistry(f" {plugin} , ,{plugin}_other")
+        assert registry.modules == (plugin, f"{plugin}_other")
+
+    @pytest.mark.parametrize("value", ["a b", "pkg.", "pkg:rules", "1pkg"])
+    def test_a_module_list_entry_that_is_no_module_name_is_refused(self, value: str) -> None:
+        with pytest.raises(ValueError, match="is not a module name"):
+            parse_module_list(value)
+
     def test_class_gets_options_as_keyword_arguments(self, plugin: str) -> None:
         spec = {
             "name": "drop-pings",
-            "python": f"{plugin}:DropByField",
+            "python": "drop-by-field",
             "options": {"field": "kind", "value": "ping", "reason": "pings are noise"},
         }
-        rules = load_rules([spec])
+        rules = load_rules([spec], registry=RuleRegistry([plugin]))
         assert apply_rules(rules, document({"kind": "ping"})) == RuleOutcome(
             "discard", rule="drop-pings", reason="pings are noise"
         )
 
-    def test_configured_instance_and_dotted_attribute(self, plugin: str) -> None:
-        rules = load_rules(
-            [{"name": "noise", "python": f"{plugin}:configured"}, {"name": "hb", "python": f"{plugin}:Holder.rule"}]
-        )
+    def test_configured_instance(self, plugin: str) -> None:
+        rules = load_rules([{"python": "noise"}], registry=RuleRegistry([plugin]))
         assert apply_rules(rules, document({"kind": "noise"})).rule == "noise"
-        assert apply_rules(rules, document({"kind": "heartbeat"})).rule == "hb"
 
-    def test_name_defaults_to_the_reference(self, plugin: str) -> None:
-        (loaded,) = load_rules([{"python": f"{plugin}:drop_heartbeats"}])
-        assert loaded.name == f"{plugin}:drop_heartbeats"
+    def test_name_defaults_to_the_registered_name(self, plugin: str) -> None:
+        (loaded,) = load_rules([{"python": "drop-heartbeats"}], registry=RuleRegistry([plugin]))
+        assert loaded.name == "drop-heartbeats"
+
+    def test_a_module_that_is_not_listed_offers_nothing(self, plugin: str) -> None:
+        with pytest.raises(UnknownRule, match="no Python rule named 'drop-heartbeats'"):
+            load_rules([{"python": "drop-heartbeats"}])
+
+    def test_names_include_the_listed_modules(self, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        fake_entry_points(monkeypatch)
+        assert RuleRegistry([plugin]).names() == [
+            "discard-unparseable",
+            "drop-by-field",
+            "drop-heartbeats",
+            "nodecide",
+            "noise",
+            "not-a-rule",
+        ]
 
     def test_options_for_a_function_are_refused_not_ignored(self, plugin: str) -> None:
         with pytest.raises(InvalidRule, match="field 'options' is only for rule classes"):
-            load_rules([{"name": "hb", "python": f"{plugin}:drop_heartbeats", "options": {"x": 1}}])
+            load_rules(
+                [{"name": "hb", "python": "drop-heartbeats", "options": {"x": 1}}], registry=RuleRegistry([plugin])
+            )
 
     def test_options_the_class_does_not_take_are_an_invalid_rule(self, plugin: str) -> None:
         with pytest.raises(InvalidRule) as raised:
-            load_rules([{"name": "d", "python": f"{plugin}:DropByField", "options": {"feild": "kind"}}])
-        assert str(raised.value).startswith(f"rules[0] ('d'): '{plugin}:DropByField' cannot be created with options")
+            load_rules(
+                [{"name": "d", "python": "drop-by-field", "options": {"feild": "kind"}}],
+                registry=RuleRegistry([plugin]),
+            )
+        assert str(raised.value).startswith("rules[0] ('d'): 'drop-by-field' cannot be created with options")
         assert "TypeError" in str(raised.value)
 
     def test_options_must_be_an_object(self, plugin: str) -> None:
         with pytest.raises(InvalidRule, match="field 'options' must be an object"):
-            load_rules([{"name": "d", "python": f"{plugin}:DropByField", "options": ["kind"]}])
+            load_rules([{"name": "d", "python": "drop-by-field", "options": ["kind"]}], registry=RuleRegistry([plugin]))
 
     def test_class_without_decide_is_an_invalid_rule(self, plugin: str) -> None:
         with pytest.raises(InvalidRule, match="is a class without a decide"):
-            load_rules([{"name": "n", "python": f"{plugin}:NoDecide"}])
+            load_rules([{"name": "n", "python": "nodecide"}], registry=RuleRegistry([plugin]))
 
-    def test_attribute_that_is_not_a_rule_is_an_invalid_rule(self, plugin: str) -> None:
+    def test_value_that_is_not_a_rule_is_an_invalid_rule(self, plugin: str) -> None:
         with pytest.raises(InvalidRule, match="is a int, not a rule class, function or object"):
-            load_rules([{"name": "n", "python": f"{plugin}:NOT_A_RULE"}])
+            load_rules([{"name": "n", "python": "not-a-rule"}], registry=RuleRegistry([plugin]))
 
-    def test_module_that_does_not_exist_is_an_unknown_rule(self) -> None:
+    def test_listed_module_that_does_not_exist_is_an_unknown_rule(self) -> None:
         with pytest.raises(UnknownRule) as raised:
-            load_rules([{"name": "m", "python": "redrive_no_such_module_xyz:rule"}])
+            load_rules([{"name": "m", "python": "rule"}], registry=RuleRegistry(["redrive_no_such_module_xyz"]))
         assert str(raised.value).startswith(
-            "rules[0] ('m'): Python rule 'redrive_no_such_module_xyz:rule': module 'redrive_no_such_module_xyz' "
+            "rules[0] ('m'): rule module 'redrive_no_such_module_xyz' (template parameter RuleModules) "
             "does not import (ModuleNotFoundError"
         )
 
-    def test_module_that_fails_to_import_is_an_unknown_rule(self, plugin: str) -> None:
+    def test_listed_module_that_fails_to_import_is_an_unknown_rule(self, plugin: str) -> None:
         with pytest.raises(UnknownRule, match="ImportError: needs the frobnicate package"):
-            load_rules([{"name": "m", "python": f"{plugin}_broken:rule"}])
+            load_rules([{"name": "m", "python": "rule"}], registry=RuleRegistry([f"{plugin}_broken"]))
 
-    def test_missing_attribute_is_an_unknown_rule(self, plugin: str) -> None:
-        with pytest.raises(UnknownRule, match=f"'{plugin}' has no attribute 'drop_heartbeat'"):
-            load_rules([{"name": "m", "python": f"{plugin}:drop_heartbeat"}])
+    def test_listed_module_without_the_mapping_is_an_unknown_rule(self, plugin: str) -> None:
+        with pytest.raises(UnknownRule, match=f"'{plugin}_bare' .* must define STREAM_REDRIVE_RULES"):
+            load_rules([{"python": "anything"}], registry=RuleRegistry([f"{plugin}_bare"]))
 
-    @pytest.mark.parametrize("reference", [":rule", "module:"])
-    def test_malformed_path_is_an_invalid_rule(self, reference: str) -> None:
-        with pytest.raises(InvalidRule, match=re.escape("a path is written 'module.path:attribute'")):
-            load_rules([{"name": "m", "python": reference}])
+    def test_a_listed_module_is_only_imported_for_a_python_rule(self) -> None:
+        registry = RuleRegistry(["redrive_no_such_module_xyz"])
+        assert load_rules([{"name": "j", "when": "true", "action": "keep"}], registry=registry)[0].name == "j"
+        assert load_rules([{"python": "discard-unparseable"}], registry=registry)[0].name == "discard-unparseable"
+
+    def test_a_name_a_module_and_an_entry_point_both_register_is_ambiguous(
+        self, plugin: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fake_entry_points(monkeypatch, ("drop-heartbeats", "elsewhere.rules:drop"))
+        with pytest.raises(UnknownRule, match="'drop-heartbeats' is ambiguous"):
+            load_rules([{"python": "drop-heartbeats"}], registry=RuleRegistry([plugin]))
 
 
 class TestBuiltins:
@@ -191,11 +267,11 @@ class TestBuiltins:
 class TestEntryPoints:
     def test_rule_registered_by_an_entry_point(self, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
         fake_entry_points(monkeypatch, ("drop-heartbeats", f"{plugin}:drop_heartbeats"))
-        rules = load_rules([{"python": "drop-heartbeats"}])
+        rules = load_rules([{"python": "drop-heartbeats"}], registry=RuleRegistry())
         assert apply_rules(rules, document({"kind": "heartbeat"})) == RuleOutcome(
             "discard", rule="drop-heartbeats", reason="heartbeat"
         )
-        assert registered_rule_names() == ["discard-unparseable", "drop-heartbeats"]
+        assert RuleRegistry().names() == ["discard-unparseable", "drop-heartbeats"]
 
     def test_class_from_an_entry_point_gets_options(self, plugin: str, monkeypatch: pytest.MonkeyPatch) -> None:
         fake_entry_points(monkeypatch, ("drop-by-field", f"{plugin}:DropByField"))
@@ -230,7 +306,7 @@ class TestEntryPoints:
 
     def test_builtin_wins_over_an_entry_point_of_the_same_name(self, monkeypatch: pytest.MonkeyPatch) -> None:
         fake_entry_points(monkeypatch, ("discard-unparseable", "redrive_no_such_module_xyz:rule"))
-        assert resolve_python_rule("discard-unparseable") is discard_unparseable
+        assert RuleRegistry().resolve("discard-unparseable") is discard_unparseable
 
     def test_entry_point_from_an_installed_distribution(self, plugin: str, tmp_path: Path) -> None:
         """No monkeypatching: a real dist-info on sys.path, found by importlib.metadata."""

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from redrive.contracts.run import ManualInput, parse_manual_input
 from redrive.core.messages import classify_message
-from redrive.models import ManualInput, parse_manual_input
 from redrive.rules import load_rules
 from redrive_local.scenario import load_scenario
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-RUN_INPUTS = ["manual-start.json", "alarm-start-input.json"]
+RUN_INPUTS = ["manual-start.json", "alarm-start-input.json", "s3-start-input.json"]
 DLQ_SAMPLES = sorted((EVENTS / "dlq").glob("*.json"))
 SCENARIOS = sorted((EVENTS / "scenarios").glob("*.json"))
 
@@ -50,7 +50,7 @@ def test_dlq_samples_are_pointers(path: Path) -> None:
     expected = "kinesis-pointer" if "kinesis" in path.name else "dynamodb-pointer"
     assert classified.kind == expected, classified.reason
     assert classified.pointer is not None
-    assert classified.pointer.failure["functionArn"]
+    assert classified.pointer.failure.function_arn
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)

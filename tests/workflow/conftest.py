@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,27 +12,11 @@ import pytest
 from redrive_local.engine import REPO_ROOT, LocalEngine
 from redrive_local.rehearsal import Rehearsal
 from redrive_local.scenario import Scenario, load_scenario
+from tests.support.stack import deploy, engine, lambda_role_arn, python_function, wait_execution
+
+__all__ = ["deploy", "engine", "lambda_role_arn", "python_function", "wait_execution"]
 
 SCENARIOS = REPO_ROOT / "events" / "scenarios"
-
-AMOUNT_AS_NUMBER = {
-    "name": "amount-as-number",
-    "when": "$type(data.amount) = 'string'",
-    "action": "repair",
-    "repair": "$merge([data, {'amount': $number(data.amount)}])",
-}
-DROP_TEST_EVENTS = {
-    "name": "drop-test-events",
-    "when": "data.type = 'test'",
-    "action": "discard",
-    "reason": "test traffic",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if "tests/workflow" in str(item.fspath):
-            item.add_marker(pytest.mark.workflow)
 
 
 def kinesis_scenario(records: list[dict[str, Any]], run: dict[str, Any] | None = None, **extra: Any) -> Scenario:
@@ -71,16 +54,6 @@ def s3_json(engine: LocalEngine, bucket: str, key: str) -> Any:
 def s3_keys(engine: LocalEngine, bucket: str, prefix: str) -> list[str]:
     listed = engine.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
     return sorted(item["Key"] for item in listed.get("Contents", []))
-
-
-def wait_for(engine: LocalEngine, execution_arn: str, timeout: float = 120.0) -> dict[str, Any]:
-    sfn = engine.client("stepfunctions")
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sfn.describe_execution(executionArn=execution_arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            return dict(described)
-        time.sleep(0.05)
 
 
 def run_id_of(report: dict[str, Any]) -> str:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from redrive_local.engine import LocalEngine
+from tests.support.executions import wait_for_execution
+from tests.support.rules import AMOUNT_AS_NUMBER
 
 from . import webdriver
-from .conftest import AMOUNT_AS_NUMBER, wait_for
 from .test_approval import report_of, waiting_run
 
 
@@ -37,10 +38,10 @@ def test_a_person_approves_in_a_browser(engine: LocalEngine, browser: webdriver.
     browser.type_into("input[name=name]", "Robin")
     browser.type_into("textarea[name=comment]", "checked the samples")
     browser.click("#approve")
-    assert browser.title() == "Redrive approved"
+    assert browser.wait_for_title("Redrive approved") == "Redrive approved"
     assert "Thank you, Robin" in browser.text_of("#message")
 
-    assert wait_for(engine, arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(engine.client("stepfunctions"), arn)["status"] == "SUCCEEDED"
     report = report_of(engine, rehearsal, arn)
     assert report["approval"]["decidedBy"] == "Robin"
     assert report["approval"]["comment"] == "checked the samples"

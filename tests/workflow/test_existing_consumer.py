@@ -13,8 +13,10 @@ from redrive_local.approver import decide_through_page
 from redrive_local.deploy import deploy_stack
 from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
 from redrive_local.rehearsal import Rehearsal
+from tests.support.executions import wait_for_execution
+from tests.support.rules import AMOUNT_AS_NUMBER
 
-from .conftest import AMOUNT_AS_NUMBER, kinesis_scenario, s3_json, wait_for
+from .conftest import kinesis_scenario, s3_json
 
 
 def test_a_stack_protects_an_existing_consumer_stream_and_dlq(engine: LocalEngine) -> None:
@@ -54,14 +56,20 @@ def test_a_stack_protects_an_existing_consumer_stream_and_dlq(engine: LocalEngin
         assert example not in stack.resources, f"{example} is created only for the example"
     assert stack.outputs["DeadLetterQueueUrl"] == dlq_url
     alarm = engine.client("cloudwatch").describe_alarms(AlarmNames=[stack.outputs["DlqDepthAlarmName"]])
-    [dimension] = alarm["MetricAlarms"][0]["Dimensions"]
-    assert dimension == {"Name": "QueueName", "Value": dlq_url.rsplit("/", 1)[-1]}
+    # visible + in flight on the existing DLQ (metric math): each metric names that queue
+    metrics = [q["MetricStat"]["Metric"] for q in alarm["MetricAlarms"][0]["Metrics"] if "MetricStat" in q]
+    assert {m["MetricName"] for m in metrics} == {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateNumberOfMessagesNotVisible",
+    }
+    for metric in metrics:
+        assert metric["Dimensions"] == [{"Name": "QueueName", "Value": dlq_url.rsplit("/", 1)[-1]}]
 
     run = {"approval": {"skip": True}, "rules": [AMOUNT_AS_NUMBER, {"python": "discard-unparseable"}]}
     arn = engine.client("stepfunctions").start_execution(
         stateMachineArn=stack.outputs["StateMachineArn"], input=json.dumps(run)
     )["executionArn"]
-    assert wait_for(engine, arn)["status"] == "SUCCEEDED"
+    assert wait_for_execution(engine.client("stepfunctions"), arn)["status"] == "SUCCEEDED"
     report = s3_json(engine, stack.outputs["RunBucketName"], f"runs/{arn.rsplit(':', 1)[-1]}/report.json")
     outcomes = {(r["rule"], r["outcome"]) for r in report["records"]}
     assert outcomes == {("amount-as-number", "redriven"), ("discard-unparseable", "discarded")}

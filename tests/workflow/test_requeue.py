@@ -9,8 +9,9 @@ from redrive_local.engine import LocalEngine
 from redrive_local.esm_events import s3_on_failure_record
 from redrive_local.inspect import queue_bodies, trim_stream_records
 from redrive_local.rehearsal import Rehearsal
+from tests.support.rules import AMOUNT_AS_NUMBER
 
-from .conftest import AMOUNT_AS_NUMBER, kinesis_scenario, s3_json
+from .conftest import kinesis_scenario, s3_json
 
 
 def _trim_everything(rehearsal: Rehearsal) -> None:
@@ -79,7 +80,7 @@ def test_an_s3_on_failure_destination_record_carries_its_records(engine: LocalEn
     dlq_url = rehearsal.outputs["DeadLetterQueueUrl"]
     [pointer_body] = queue_bodies(dlq_url)
     sqs = engine.client("sqs")
-    received = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    received = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)["Messages"]
     for message in received:
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
     # The same failure as an S3 destination writes it: the metadata plus the whole event.

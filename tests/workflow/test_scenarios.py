@@ -91,6 +91,13 @@ def test_the_report_has_every_section_the_readme_documents(rehearse: Rehearse, e
     assert metrics["stateTransitions"] > 5
     assert metrics["lambdaInvocations"] >= 6  # prepare, collect, fetch, plan, redrive, finalize
     assert metrics["getRecordsCalls"] >= 1
+    sfn = engine.client("stepfunctions")
+    ended = len(sfn.get_execution_history(executionArn=report["execution"]["arn"], maxResults=1000)["events"])
+    assert 0 < metrics["historyEvents"] < ended, "counted by Finalize, before its own end and the Succeed state"
+    # The parent and its Distributed Map children, counted by DescribeMapRun; locally their
+    # histories cannot be listed (as EXPRESS children's cannot on AWS).
+    assert metrics["executions"] >= 2 and metrics["unreadableExecutions"] == metrics["executions"] - 1
+    assert metrics["lambdaBilledSeconds"] > 0 and metrics["lambdaGbSeconds"] > 0
     finalize = rehearsal.stack.resources["FinalizeFunction"] if rehearsal.stack else ""
     emf = [
         json.loads(line)

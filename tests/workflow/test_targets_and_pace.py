@@ -5,13 +5,27 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from redrive_local.engine import LocalEngine
+import pytest
+
+from redrive.contracts.records import StreamRecord
+from redrive.core.lanes import lane_of
+from redrive.core.redrive import BURST_SECONDS
+from redrive_local.deploy import deploy_stack
+from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
+from redrive_local.esm import StreamConsumerEmulator
+from redrive_local.inspect import queue_bodies
 from redrive_local.rehearsal import Rehearsal
 from redrive_local.scenario import Scenario
+from tests.support.executions import wait_for_execution
+from tests.support.rules import AMOUNT_AS_NUMBER
+from tests.support.stack import PythonFunction
 
-from .conftest import AMOUNT_AS_NUMBER, kinesis_scenario, run_id_of, s3_json, s3_keys
+from .conftest import kinesis_scenario, run_id_of, s3_json, s3_keys
 
 REPAIRABLE = [{"partitionKey": f"pk-{i}", "data": {"id": f"t-{i}", "amount": f"{i}.5"}} for i in range(4)]
 
@@ -31,11 +45,17 @@ def test_stream_target_puts_records_back_with_their_partition_keys(engine: Local
     iterator = kinesis.get_shard_iterator(StreamARN=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = kinesis.get_records(ShardIterator=iterator["ShardIterator"], Limit=100)["Records"]
     put_back = records[len(REPAIRABLE) :]
-    assert [r["PartitionKey"] for r in put_back] == [f"pk-{i}" for i in range(4)]
-    assert [json.loads(r["Data"]) for r in put_back] == [{"id": f"t-{i}", "amount": i + 0.5} for i in range(4)]
+    # Each record with its own partition key (the order is kept per key, not across keys).
+    assert sorted((r["PartitionKey"], json.loads(r["Data"])["id"]) for r in put_back) == [
+        (f"pk-{i}", f"t-{i}") for i in range(4)
+    ]
+    assert sorted(json.loads(r["Data"])["amount"] for r in put_back) == [i + 0.5 for i in range(4)]
 
 
-def test_stream_target_writes_dynamodb_items_again(engine: LocalEngine) -> None:
+def test_the_stream_target_is_refused_for_a_dynamodb_source(engine: LocalEngine) -> None:
+    """A DynamoDB stream takes no records, and PutItem of the old NewImage is unsafe: an unchanged
+    item writes no stream record (strict.dynamodb), a changed one is overwritten with stale data.
+    Prepare refuses the target on a DynamoDB stack, naming why; the DLQ keeps every message."""
     scenario = Scenario.model_validate(
         {
             "source": {"type": "dynamodb"},
@@ -44,9 +64,16 @@ def test_stream_target_writes_dynamodb_items_again(engine: LocalEngine) -> None:
             "run": {"rules": [AMOUNT_AS_NUMBER], "redrive": {"target": "stream"}},
         }
     )
-    report = Rehearsal(scenario, trigger="manual", engine=engine).run()
-    assert report["counts"]["redriven"] == 1
-    assert {"pk": "order#1", "id": "dd-1", "amount": 3.25} in report["consumer"]["processed"]
+    rehearsal = Rehearsal(scenario, trigger="manual", engine=engine)
+    rehearsal.prepare()
+    dlq = rehearsal.outputs["DeadLetterQueueUrl"]
+    before = queue_bodies(dlq)
+    assert len(before) == 1
+    described = wait_for_execution(engine.client("stepfunctions"), rehearsal.start(scenario.run))
+    assert (described["status"], described["error"]) == ("FAILED", "InvalidInput")
+    assert "the stream target cannot redrive DynamoDB Streams records" in described["cause"]
+    assert "Traceback" not in described["cause"]
+    assert queue_bodies(dlq) == before
 
 
 def test_queue_target_sends_each_record_to_the_queue(engine: LocalEngine) -> None:
@@ -60,7 +87,9 @@ def test_queue_target_sends_each_record_to_the_queue(engine: LocalEngine) -> Non
     bodies: list[Any] = []
     attributes = []
     while True:
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+        got = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=1
+        )
         if not got.get("Messages"):
             break
         for message in got["Messages"]:
@@ -73,7 +102,7 @@ def test_queue_target_sends_each_record_to_the_queue(engine: LocalEngine) -> Non
 
 def test_the_redrive_never_goes_faster_than_the_rate(engine: LocalEngine) -> None:
     rate, concurrency, batch_size = 20.0, 2, 2
-    records = [{"partitionKey": f"k{i % 3}", "data": {"id": f"r-{i}", "amount": str(i)}} for i in range(16)]
+    records = [{"partitionKey": f"k{i % 12}", "data": {"id": f"r-{i}", "amount": str(i)}} for i in range(16)]
     scenario = Scenario.model_validate(
         {
             "source": {"type": "kinesis", "shards": 2},
@@ -93,56 +122,200 @@ def test_the_redrive_never_goes_faster_than_the_rate(engine: LocalEngine) -> Non
     bucket = rehearsal.outputs["RunBucketName"]
     results = [s3_json(engine, bucket, k) for k in s3_keys(engine, bucket, f"runs/{run_id_of(report)}/results/")]
     starts = sorted((r["startedAt"], r["records"]) for r in results)
-    # Over any stretch of time, what started is at most the rate's share plus one slot's
-    # worth per concurrent iteration (the batches that were already under way).
+    # Over any stretch of time, what started is at most the rate's share, plus the second a
+    # slot may go early (a Wait state waits whole seconds), plus the batch under way.
     for i, (t0, _) in enumerate(starts):
         for j in range(i, len(starts)):
             sent = sum(n for _, n in starts[i : j + 1])
-            assert sent <= rate * (starts[j][0] - t0) + concurrency * batch_size + 1e-9
+            assert sent <= rate * (starts[j][0] - t0 + BURST_SECONDS) + batch_size + 1e-9
     busy = sorted((r["startedAt"], r["finishedAt"]) for r in results)
     for start, _ in busy:
         overlapping = sum(1 for s, f in busy if s <= start < f)
         assert overlapping <= concurrency, "MaxConcurrency holds"
 
-    # A shard's batches go one after another, in sequence order.
+    # Lanes by key: each partition key's batches go one after another, in sequence order,
+    # and the keys of the two shards spread over both lanes.
     prefix = f"runs/{run_id_of(report)}/"
-    shard_of = {
-        b["batchId"]: b["shardId"]
-        for b in (s3_json(engine, bucket, k) for k in s3_keys(engine, bucket, prefix + "batches/"))
-    }
+    batches = [s3_json(engine, bucket, k) for k in s3_keys(engine, bucket, prefix + "batches/")]
     by_id = {r["batchId"]: r for r in results}
-    for shard in set(shard_of.values()):
-        lane = sorted(b for b, s in shard_of.items() if s == shard)
-        assert len(lane) > 1
-        for earlier, later in itertools.pairwise(lane):
-            assert by_id[later]["startedAt"] >= by_id[earlier]["sentAt"], (earlier, later)
+    keys: dict[str, list[tuple[str, int]]] = {}
+    for batch in sorted(batches, key=lambda b: b["batchId"]):
+        for record in batch["records"]:
+            keys.setdefault(record["partitionKey"], []).append((batch["batchId"], int(record["sequenceNumber"])))
+    # Each key's lane is the product's hash of its stream and key: which lanes twelve keys
+    # land in depends on the stack's stream name, so the check asks the same function.
+    expected = {lane_of(StreamRecord.model_validate(r), concurrency) for b in batches for r in b["records"]}
+    assert {b["lane"] for b in batches} == expected
+    for batch in batches:
+        assert {lane_of(StreamRecord.model_validate(r), concurrency) for r in batch["records"]} == {batch["lane"]}
+    for key, placed in keys.items():
+        assert [seq for _, seq in placed] == sorted(seq for _, seq in placed), key
+        ids = list(dict.fromkeys(batch_id for batch_id, _ in placed))
+        for earlier, later in itertools.pairwise(ids):
+            assert by_id[later]["startedAt"] >= by_id[earlier]["sentAt"], (key, earlier, later)
 
 
-def test_records_in_the_redrive_event_have_the_shape_the_mapping_sends(engine: LocalEngine) -> None:
-    scenario = kinesis_scenario(REPAIRABLE[:1], {"rules": [AMOUNT_AS_NUMBER], "dryRun": True})
-    rehearsal = Rehearsal(scenario, trigger="manual", engine=engine)
-    report = rehearsal.run()
-    bucket = rehearsal.outputs["RunBucketName"]
-    batch = s3_json(engine, bucket, f"runs/{run_id_of(report)}/batches/b00001.json")
-    from redrive.core.stream_events import invocation_event
+CONSUMER_PROBE = """
+import base64
+import json
+import os
+import time
 
-    [event_record] = invocation_event(batch["records"], "us-east-1")["Records"]
-    assert set(event_record) == {
-        "kinesis",
-        "eventSource",
-        "eventVersion",
-        "eventID",
-        "eventName",
-        "invokeIdentityArn",
-        "awsRegion",
-        "eventSourceARN",
-    }
-    assert set(event_record["kinesis"]) == {
-        "kinesisSchemaVersion",
-        "partitionKey",
-        "sequenceNumber",
-        "data",
-        "approximateArrivalTimestamp",
-    }
-    assert json.loads(base64.b64decode(event_record["kinesis"]["data"])) == {"id": "t-0", "amount": 0.5}
-    assert event_record["eventSourceARN"] == rehearsal.outputs["ExampleSourceArn"]
+import boto3
+
+
+def handler(event, context):
+    key = f"events/{time.time_ns()}.json"
+    boto3.client("s3").put_object(Bucket=os.environ["PROBE_BUCKET"], Key=key, Body=json.dumps(event).encode())
+    for record in event["Records"]:
+        if isinstance(json.loads(base64.b64decode(record["kinesis"]["data"]))["amount"], str):
+            raise ValueError("amount is not a number")
+"""
+
+
+@dataclass
+class DeliveredTwice:
+    stream_arn: str
+    mapped: dict[str, Any]  # the event record the event source mapping sent
+    redriven: dict[str, Any]  # the event record the redrive sent
+
+
+@pytest.fixture(scope="module")
+def delivered_twice(engine: LocalEngine, python_function: PythonFunction) -> DeliveredTwice:
+    """A probe consumer keeps every event it gets. It fails on the record its event source
+    mapping delivers (a pointer goes to the DLQ); a stack protecting it then repairs the
+    record and redrives it, invoking the probe again."""
+    token = uuid.uuid4().hex[:10]
+    kinesis, sqs, lam = engine.client("kinesis"), engine.client("sqs"), engine.client("lambda")
+    kinesis.create_stream(StreamName=f"probed-{token}", ShardCount=1)
+    stream_arn = kinesis.describe_stream_summary(StreamName=f"probed-{token}")["StreamDescriptionSummary"]["StreamARN"]
+    dlq_url = sqs.create_queue(QueueName=f"probed-dlq-{token}")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket = f"probed-events-{token}"
+    engine.client("s3").create_bucket(Bucket=bucket)
+    probe = python_function(CONSUMER_PROBE, env={"PROBE_BUCKET": bucket})
+    mapping = lam.create_event_source_mapping(
+        FunctionName=probe,
+        EventSourceArn=stream_arn,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=1,
+        MaximumRetryAttempts=0,
+        BisectBatchOnFunctionError=False,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    kinesis.put_record(StreamARN=stream_arn, Data=b'{"id": "t-0", "amount": "0.5"}', PartitionKey="pk-0")
+    StreamConsumerEmulator(engine, mapping_uuids=[mapping["UUID"]]).run_until_idle()
+    assert len(queue_bodies(dlq_url)) == 1, "the probe failed on the record and the mapping gave up on it"
+
+    stack = deploy_stack(
+        endpoint_session(engine),
+        REPO_ROOT / "template.yaml",
+        f"probed-{token}",
+        {
+            "ConsumerFunctionArn": lam.get_function(FunctionName=probe)["Configuration"]["FunctionArn"],
+            "SourceStreamArn": stream_arn,
+            "DeadLetterQueueArn": dlq_arn,
+            "DeadLetterQueueUrl": dlq_url,
+            "AllowSkipApproval": "true",
+        },
+        REGION,
+        ACCOUNT,
+    )
+    run = {"approval": {"skip": True}, "rules": [AMOUNT_AS_NUMBER]}
+    sfn = engine.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=stack.outputs["StateMachineArn"], input=json.dumps(run))["executionArn"]
+    assert wait_for_execution(sfn, arn)["status"] == "SUCCEEDED"
+    report = s3_json(engine, stack.outputs["RunBucketName"], f"runs/{arn.rsplit(':', 1)[-1]}/report.json")
+    assert report["counts"]["redriven"] == 1
+    assert queue_bodies(dlq_url) == [], "the probe accepted the repaired record"
+
+    events = [s3_json(engine, bucket, key) for key in s3_keys(engine, bucket, "events/")]
+    assert [set(event) for event in events] == [{"Records"}, {"Records"}], "two deliveries, one record each"
+    [[mapped], [redriven]] = [event["Records"] for event in events]
+    return DeliveredTwice(stream_arn, mapped, redriven)
+
+
+def test_records_in_the_redrive_event_have_the_shape_the_mapping_sends(delivered_twice: DeliveredTwice) -> None:
+    mapped, redriven = delivered_twice.mapped, delivered_twice.redriven
+    assert (
+        set(redriven)
+        == set(mapped)
+        == {
+            "kinesis",
+            "eventSource",
+            "eventVersion",
+            "eventID",
+            "eventName",
+            "invokeIdentityArn",
+            "awsRegion",
+            "eventSourceARN",
+        }
+    )
+    assert (
+        set(redriven["kinesis"])
+        == set(mapped["kinesis"])
+        == {
+            "kinesisSchemaVersion",
+            "partitionKey",
+            "sequenceNumber",
+            "data",
+            "approximateArrivalTimestamp",
+        }
+    )
+    same = ("eventSource", "eventVersion", "eventID", "eventName", "awsRegion", "eventSourceARN")
+    assert {k: redriven[k] for k in same} == {k: mapped[k] for k in same}
+    assert redriven["eventSourceARN"] == delivered_twice.stream_arn
+    assert redriven["eventID"] == f"shardId-000000000000:{mapped['kinesis']['sequenceNumber']}"
+    assert {k: v for k, v in redriven["kinesis"].items() if k != "data"} == {
+        k: v for k, v in mapped["kinesis"].items() if k != "data"
+    }, "the record keeps its partition key, sequence number and arrival time"
+    assert json.loads(base64.b64decode(mapped["kinesis"]["data"])) == {"id": "t-0", "amount": "0.5"}
+    assert json.loads(base64.b64decode(redriven["kinesis"]["data"])) == {"id": "t-0", "amount": 0.5}
+    assert isinstance(redriven["invokeIdentityArn"], str)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the redrive sends invokeIdentityArn as an empty string (stream_events.invocation_event falls back to "
+    "'' because fetched records carry no identity), where the mapping sends the ARN of the role that invoked",
+)
+def test_the_redrive_event_names_the_role_that_invoked(delivered_twice: DeliveredTwice) -> None:
+    assert delivered_twice.mapped["invokeIdentityArn"].startswith("arn:aws:iam::")
+    assert delivered_twice.redriven["invokeIdentityArn"].startswith("arn:aws:iam::")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("REDRIVE_SLOW_TESTS"), reason="about 40 s (60 batches): set REDRIVE_SLOW_TESTS=1 to run it"
+)
+def test_the_parent_history_grows_with_rounds_not_with_batches(engine: LocalEngine) -> None:
+    """60 one-record batches in one lane: two rounds of slices (50 batches at most a
+    slice). The parent records a few events per round; the batches' events are the
+    children's (Express on AWS). Plan answers counts only, the batches stay in S3."""
+    records = [{"partitionKey": f"k{i}", "data": {"id": f"h-{i}", "amount": str(i)}} for i in range(60)]
+    scenario = Scenario.model_validate(
+        {
+            "source": {"type": "kinesis", "shards": 1},
+            "consumer": {"batchSize": 100, "maximumRetryAttempts": 0, "bisectBatchOnFunctionError": False},
+            "records": records,
+            "run": {
+                "rules": [AMOUNT_AS_NUMBER],
+                "redrive": {"ratePerSecond": 1000, "concurrency": 1, "batchSize": 1, "ordering": "unordered"},
+            },
+        }
+    )
+    report = Rehearsal(scenario, trigger="manual", engine=engine).run()
+    assert report["execution"]["status"] == "SUCCEEDED"
+    assert report["counts"]["redriven"] == 60
+    assert report["redrive"]["ordering"] == "unordered"
+    events = engine.client("stepfunctions").get_execution_history(executionArn=report["execution"]["arn"])["events"]
+    assert sum(1 for e in events if e["type"] == "MapRunStarted") == 2, "two rounds"
+    outputs = [
+        json.loads(detail["output"])
+        for e in events
+        for key, detail in e.items()
+        if key.endswith("SucceededEventDetails") and "roundsPrefix" in str(detail.get("output", ""))
+    ]
+    planned = outputs[0]
+    assert (planned["rounds"], planned["batches"], planned["lanes"]) == (2, 60, 1)
+    assert all(not isinstance(value, list) for value in planned.values())
+    assert len(events) < 100, f"{len(events)} events: the parent does not record the batches"

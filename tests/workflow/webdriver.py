@@ -92,6 +92,19 @@ class Browser:
     def title(self) -> str:
         return str(self._session("GET", "/title"))
 
+    def wait_for_title(self, expected: str, timeout: float = 30.0) -> str:
+        """The page's title once it is ``expected``, or the last title seen after ``timeout``.
+
+        A click that submits a form returns before the next page has loaded, so the title
+        read at once may still be the form's.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            title = self.title()
+            if title == expected or time.monotonic() > deadline:
+                return title
+            time.sleep(0.1)
+
     def screenshot_png(self) -> bytes:
         import base64
 

@@ -1,23 +1,13 @@
-"""The run's data in S3: manifest, fetched records, plan, batches, results, report.
+"""The run bucket (S3) as the core's ObjectStore port: JSON objects by key.
 
-Layout under ``runs/<runId>/``:
-``messages/<n>.json`` (DLQ messages, written before they leave the DLQ),
-``fetched/<groupId>.json``, ``plan.json``, ``batches/<batchId>.json``,
-``results/<batchId>.json``, ``discarded/<recordId>.json``, ``records/<recordId>.json``
-(large records sent back to the DLQ by reference), ``report.json``.
-"""
+The keys are RunPaths' (redrive.contracts.paths)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
-
-class ObjectStore(Protocol):
-    def put_json(self, key: str, value: Any) -> None: ...
-    def get_json(self, key: str) -> Any: ...
-    def exists(self, key: str) -> bool: ...
-    def list_keys(self, prefix: str) -> list[str]: ...
+from ..errors import aws_error_code
 
 
 class S3Store:
@@ -26,7 +16,7 @@ class S3Store:
         self.bucket = bucket
 
     def put_json(self, key: str, value: Any) -> None:
-        body = json.dumps(value, separators=(",", ":"), default=str).encode()
+        body = json.dumps(value, separators=(",", ":")).encode()
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json")
 
     def get_json(self, key: str) -> Any:
@@ -37,7 +27,7 @@ class S3Store:
             self.s3.head_object(Bucket=self.bucket, Key=key)
             return True
         except self.s3.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if aws_error_code(error) in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise
 
@@ -46,22 +36,3 @@ class S3Store:
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             keys.extend(item["Key"] for item in page.get("Contents", []))
         return sorted(keys)
-
-
-class MemoryStore:
-    """An in-memory ObjectStore for unit tests."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, str] = {}
-
-    def put_json(self, key: str, value: Any) -> None:
-        self.objects[key] = json.dumps(value, default=str)
-
-    def get_json(self, key: str) -> Any:
-        return json.loads(self.objects[key])
-
-    def exists(self, key: str) -> bool:
-        return key in self.objects
-
-    def list_keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))

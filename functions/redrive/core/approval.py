@@ -17,9 +17,9 @@ import hmac
 import html
 import json
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+
+from ..contracts.approval import ApprovalSummary
 
 
 class LinkError(Exception):
@@ -54,7 +54,7 @@ def verify_decision_id(token: str, key: bytes, now: float | None = None) -> str:
     if not payload or not signature:
         raise TamperedLink("This link is not a valid decision link.")
     expected = _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, signature):
+    if not signature.isascii() or not hmac.compare_digest(expected, signature):
         raise TamperedLink("This link is not a valid decision link.")
     try:
         claims = json.loads(_unb64(payload))
@@ -66,45 +66,19 @@ def verify_decision_id(token: str, key: bytes, now: float | None = None) -> str:
     return decision_id
 
 
-@dataclass(frozen=True)
-class ApprovalSummary:
-    """What a person needs to decide, shown in the email and on the page."""
-
-    run_id: str
-    dlq_url: str
-    counts_by_class: dict[str, int]
-    counts_by_action: dict[str, int]
-    records: int
-    expired: int
-    rules: dict[str, Any]
-    target: str
-    rate_per_second: float
-    concurrency: int
-    batches: int
-    oldest_arrival: str | None
-    retention_hours: int
-    deadline: int
-
-    def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ApprovalSummary:
-        return cls(**data)
-
-    def expiry_note(self, now: float | None = None) -> str:
-        """How long before the oldest record leaves the stream (the records are in S3)."""
-        if not self.oldest_arrival:
-            return "No record depends on the stream any more (all are in the run's S3 data)."
-        arrived = datetime.fromisoformat(self.oldest_arrival).timestamp()
-        left = arrived + self.retention_hours * 3600 - (now if now is not None else time.time())
-        if left <= 0:
-            return "The oldest record has left the stream already; the run's copy in S3 is what will be redriven."
-        hours, minutes = int(left // 3600), int(left % 3600 // 60)
-        return (
-            f"The oldest record leaves the stream in about {hours} h {minutes} min "
-            f"(assuming {self.retention_hours} h retention); the run already holds a copy in S3."
-        )
+def expiry_note(summary: ApprovalSummary, now: float | None = None) -> str:
+    """How long before the oldest record leaves the stream (the records are in S3)."""
+    if not summary.oldest_arrival:
+        return "No record depends on the stream any more (all are in the run's S3 data)."
+    arrived = datetime.fromisoformat(summary.oldest_arrival).timestamp()
+    left = arrived + summary.retention_hours * 3600 - (now if now is not None else time.time())
+    if left <= 0:
+        return "The oldest record has left the stream already; the run's copy in S3 is what will be redriven."
+    hours, minutes = int(left // 3600), int(left % 3600 // 60)
+    return (
+        f"The oldest record leaves the stream in about {hours} h {minutes} min "
+        f"(assuming {summary.retention_hours} h retention); the run already holds a copy in S3."
+    )
 
 
 def summary_lines(summary: ApprovalSummary, now: float | None = None) -> list[str]:
@@ -116,14 +90,13 @@ def summary_lines(summary: ApprovalSummary, now: float | None = None) -> list[st
         "Planned: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.counts_by_action.items())) or "nothing"),
         f"Redrive: {summary.target} at most {summary.rate_per_second:g} records/s, "
         f"concurrency {summary.concurrency}, {summary.batches} batch(es)",
-        summary.expiry_note(now),
+        expiry_note(summary, now),
     ]
     for name, fired in sorted(summary.rules.items()):
-        lines.append(f"Rule {name}: {fired.get('outcome')} x{fired.get('count')} {fired.get('reason') or ''}".rstrip())
-        for sample in fired.get("samples", []):
-            before = sample.get("before")
-            after = f" -> {sample['after']}" if "after" in sample else ""
-            lines.append(f"    {before}{after}")
+        lines.append(f"Rule {name}: {fired.outcome} x{fired.count} {fired.reason or ''}".rstrip())
+        for sample in fired.samples:
+            after = f" -> {sample.after}" if sample.after is not None else ""
+            lines.append(f"    {sample.before}{after}")
     return lines
 
 

@@ -11,259 +11,281 @@ Modes:
   return as they were; records of partly finished messages return one by one.
 
 Unrecognised messages always return untouched. A message is finished once all its
-records are; nothing is dropped on any path. A run is finalized once: a retried Finalize,
-or a Release after a Finalize that got as far as the DLQ, changes nothing more.
+records are; nothing is dropped on any path. What goes back is fixed once per run
+and sent from the ledger (core/settle.py): a retried Finalize, a Release after it, or the
+reconciler, resume the same sends and change nothing more.
+
+The work is in pure steps (:func:`record_fate`, :func:`report_records`,
+:func:`disposition`, :func:`count`, :func:`build_report`) that core/settle.py strings together.
 """
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any
 
-from ..adapters.store import ObjectStore
+from ..contracts.base import compact_json
+from ..contracts.ledger import Send
+from ..contracts.messages import REDRIVE_MARKER, DlqMessage, ManifestEntry, RecordReference, RedriveMarker
+from ..contracts.plan import PlanDocument, PlanEntry
+from ..contracts.records import FailureContext, StreamRecord
+from ..contracts.redrive import BatchResult
+from ..contracts.report import RedriveTiming, Report, ReportCounts, ReportRecord, UnrecognisedMessage
+from ..contracts.run import RunConfig
+from ..contracts.vocab import FinalizeMode, MessageKind, Outcome, PlannedAction, RecordClass
 from ..rules.base import InvalidRecord
 from ..rules.engine import rule_document
-from .messages import REDRIVE_MARKER
+from .run_data import RunData
 
-Mode = Literal["complete", "dry-run", "rejected", "release"]
 MAX_INLINE_BYTES = 200_000  # SQS allows 256 KiB a message; leave room for the envelope
+EXPIRED_REASON = "the stream no longer holds this record of the pointer's range"
 
 
-class MessageSink(Protocol):
-    def send(self, body: str, message_attributes: dict[str, Any] | None = None) -> str: ...
+@dataclass(frozen=True)
+class RecordFate:
+    outcome: Outcome
+    reason: str | None
+    finished: bool
 
 
 @dataclass
-class FinalizeResult:
-    report: dict[str, Any]
-    returned_messages: list[str] = field(default_factory=list)
-    requeued_records: list[str] = field(default_factory=list)
+class RunState:
+    """Everything a run left in S3, loaded once."""
+
+    messages: dict[str, DlqMessage]
+    entries: dict[str, ManifestEntry]
+    plan: PlanDocument | None
+    results: dict[str, BatchResult]
+    records: dict[str, StreamRecord]
+
+    @classmethod
+    def load(cls, data: RunData, pages: int) -> RunState:
+        """What the run holds (its registered pages) and everything it learned about it."""
+        manifest = data.manifest()
+        records: dict[str, StreamRecord] = {}
+        for group in data.fetched_groups():
+            for record in group.records:
+                records.setdefault(record.record_id, record)
+        return cls(
+            messages=data.held_messages(pages),
+            entries={e.message_id: e for e in (manifest.messages if manifest else [])},
+            plan=data.plan(),
+            results=data.results(),
+            records=records,
+        )
+
+    def kind(self, message_id: str) -> MessageKind:
+        entry = self.entries.get(message_id)
+        return entry.kind if entry else MessageKind.UNRECOGNISED
 
 
-def load_messages(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
-    messages: dict[str, dict[str, Any]] = {}
-    for key in store.list_keys(f"{prefix}messages/"):
-        for message in store.get_json(key):
-            messages.setdefault(message["messageId"], message)
-    return messages
+@dataclass
+class WhatGoesBack:
+    """What goes back to the DLQ: whole messages as they were, and single records."""
+
+    returned: list[str] = field(default_factory=list)
+    requeued: dict[str, str] = field(default_factory=dict)  # record id -> reason
+
+    def sends(self) -> list[Send]:
+        return [Send(message_id=m) for m in self.returned] + [
+            Send(record_id=rid, reason=reason) for rid, reason in self.requeued.items()
+        ]
 
 
-def load_results(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
-    results = (store.get_json(k) for k in store.list_keys(f"{prefix}results/"))
-    return {result["batchId"]: result for result in results}
+def record_fate(mode: FinalizeMode, entry: PlanEntry, results: dict[str, BatchResult]) -> RecordFate:
+    """The outcome, reason and whether it is finished, of one planned record."""
+    not_done = Outcome.FAILED if mode is FinalizeMode.RELEASE else Outcome.PLANNED
+    if entry.action is PlannedAction.DISCARD:
+        if mode is FinalizeMode.COMPLETE:
+            return RecordFate(Outcome.DISCARDED, entry.reason, True)
+        return RecordFate(not_done, entry.reason, False)
+    if entry.action is PlannedAction.HOLD:
+        if mode is FinalizeMode.COMPLETE:
+            return RecordFate(Outcome.FAILED, f"{entry.record_class}: {entry.reason}", True)
+        return RecordFate(not_done, entry.reason, False)
+    result = results.get(entry.batch_id or "")
+    if result is not None:
+        reason = result.failed.get(entry.record_id)
+        if reason is None:
+            return RecordFate(Outcome.REDRIVEN, entry.reason, True)
+        return RecordFate(Outcome.FAILED, reason, True)
+    if mode is FinalizeMode.COMPLETE:
+        return RecordFate(Outcome.FAILED, "the redrive did not reach this record's batch", True)
+    return RecordFate(not_done, entry.reason, False)
 
 
-def load_fetched_records(store: ObjectStore, prefix: str) -> dict[str, dict[str, Any]]:
-    records: dict[str, dict[str, Any]] = {}
-    for key in store.list_keys(f"{prefix}fetched/"):
-        for record in store.get_json(key)["records"]:
-            records.setdefault(record["recordId"], record)
-    return records
+def _report_record(entry: PlanEntry, record: StreamRecord | None, fate: RecordFate) -> ReportRecord:
+    try:
+        document: dict[str, Any] = dict(rule_document(record)) if record else {}
+    except InvalidRecord:
+        document = {}
+    return ReportRecord(
+        record_id=entry.record_id,
+        source=record.source if record else None,
+        shard_id=record.shard_id if record else None,
+        sequence_number=record.sequence_number if record else None,
+        partition_key=record.partition_key if record else None,
+        data=entry.data if entry.repaired else document.get("data"),
+        original_data=document.get("data"),
+        text=document.get("text"),
+        record_class=entry.record_class,
+        outcome=fate.outcome,
+        repaired=entry.repaired,
+        rule=entry.rule,
+        reason=fate.reason,
+        batch_id=entry.batch_id,
+    )
 
 
-def requeue_body(record: dict[str, Any], run_id: str, reason: str, store: ObjectStore, prefix: str, bucket: str) -> str:
+def report_records(state: RunState, fates: dict[str, RecordFate]) -> list[ReportRecord]:
+    """One row per planned record, and one per record a pointer named that the stream lost."""
+    plan = state.plan
+    if plan is None:
+        return []
+    rows = [_report_record(entry, state.records.get(rid), fates[rid]) for rid, entry in plan.records.items()]
+    for expired in plan.expired:
+        pointer = expired.pointer
+        rows.extend(
+            ReportRecord(
+                record_id=None,
+                source=pointer.source if pointer else None,
+                shard_id=pointer.shard_id if pointer else None,
+                record_class=RecordClass.EXPIRED,
+                outcome=Outcome.EXPIRED,
+                reason=EXPIRED_REASON,
+                pointer=pointer,
+                message_id=expired.message_id,
+            )
+            for _ in range(expired.count)
+        )
+    return rows
+
+
+def disposition(mode: FinalizeMode, state: RunState, fates: dict[str, RecordFate]) -> WhatGoesBack:
+    """Messages none of whose records finished go back whole; unfinished or failed
+    records of the other messages go back one by one, each once."""
+    plan = state.plan
+    expired_only = {e.message_id for e in plan.expired} if plan else set()
+    out = WhatGoesBack()
+    for message_id in state.messages:
+        kind = state.kind(message_id)
+        rids = plan.message_records.get(message_id, []) if plan else []
+        finished_any = any(fates[r].finished for r in rids if r in fates)
+        if kind is MessageKind.UNRECOGNISED or plan is None or not finished_any:
+            all_expired = not rids and message_id in expired_only
+            if mode is FinalizeMode.COMPLETE and kind is not MessageKind.UNRECOGNISED and all_expired:
+                continue  # every record of the pointer expired: the pointer is kept in the report
+            out.returned.append(message_id)
+            continue
+        for rid in rids:
+            fate = fates[rid]
+            if rid not in out.requeued and (not fate.finished or fate.outcome is Outcome.FAILED):
+                out.requeued[rid] = fate.reason or fate.outcome
+    return out
+
+
+def count(state: RunState, rows: list[ReportRecord], out: WhatGoesBack) -> ReportCounts:
+    by_outcome = {o: sum(1 for r in rows if r.outcome is o) for o in Outcome}
+    kinds = [e.kind for e in state.entries.values()]
+    return ReportCounts(
+        dlq_messages=len(state.messages),
+        pointers=sum(1 for k in kinds if k.counts_as_pointer),
+        records_fetched=len(state.plan.records) if state.plan else 0,
+        expired=by_outcome[Outcome.EXPIRED],
+        repaired=sum(1 for r in rows if r.repaired),
+        discarded=by_outcome[Outcome.DISCARDED],
+        redriven=by_outcome[Outcome.REDRIVEN],
+        failed=by_outcome[Outcome.FAILED],
+        planned=by_outcome[Outcome.PLANNED],
+        unrecognised=sum(1 for k in kinds if k is MessageKind.UNRECOGNISED),
+        returned_messages=len(out.returned),
+        requeued_records=len(out.requeued),
+    )
+
+
+def redrive_timing(results: dict[str, BatchResult]) -> RedriveTiming | None:
+    sent = [r for r in results.values() if r.sent]
+    if not sent:
+        return None
+    # From the start of the first pacing slot (the run's limiter tiles its slots from there),
+    # to the end of the last: at most ratePerSecond, by construction.
+    started = min(r.slot_start if r.slot_start is not None else r.started_at for r in sent)
+    finished = max(r.finished_at for r in sent)
+    delivered = sum(r.records for r in sent)
+    achieved = delivered / (finished - started) if finished > started else None
+    return RedriveTiming(started_at=started, finished_at=finished, records=delivered, achieved_per_second=achieved)
+
+
+def requeue_body(record: StreamRecord, run_id: str, reason: str, data: RunData, bucket: str) -> str:
     """A self-contained DLQ message for a record: inline, or by S3 reference when large.
 
     Its failure context counts the runs that redrove the record and saw it fail again
     (``redriveAttempts``), so a rule can give up on a record that never gets through."""
-    failure = record.get("failure") or {}
-    marker: dict[str, Any] = {
-        "version": "1",
-        "kind": "record",
-        "recordId": record["recordId"],
-        "runId": run_id,
-        "reason": reason,
-        "failure": {**failure, "redriveAttempts": int(failure.get("redriveAttempts") or 0) + 1},
-        "record": {k: v for k, v in record.items() if k != "failure"},
-    }
-    body = json.dumps({REDRIVE_MARKER: marker}, separators=(",", ":"))
+    failure = FailureContext.model_validate(
+        {**record.failure.model_dump(), "redrive_attempts": record.failure.redrive_attempts + 1}
+    )
+    marker = RedriveMarker(
+        kind="record",
+        record_id=record.record_id,
+        run_id=run_id,
+        reason=reason,
+        failure=failure,
+        record=record.without_failure(),
+    )
+    body = compact_json({REDRIVE_MARKER: marker.to_json()})
     if len(body.encode()) <= MAX_INLINE_BYTES:
         return body
-    key = f"{prefix}records/{record['recordId'].replace('/', '_')}.json"
-    store.put_json(key, marker["record"])
-    marker["record"] = None
-    marker["recordRef"] = {"bucket": bucket, "key": key}
-    return json.dumps({REDRIVE_MARKER: marker}, separators=(",", ":"))
+    key = data.paths.requeued_record(record.record_id)
+    data.put(key, record.without_failure())
+    marker = marker.model_copy(update={"record": None, "record_ref": RecordReference(bucket=bucket, key=key)})
+    return compact_json({REDRIVE_MARKER: marker.to_json()})
 
 
-def _outcome(mode: Mode, entry: dict[str, Any], results: dict[str, dict[str, Any]]) -> tuple[str, str | None, bool]:
-    """(outcome, reason, finished) of one planned record."""
-    action = entry["action"]
-    if action == "discard":
-        if mode == "complete":
-            return "discarded", entry.get("reason"), True
-        return ("planned" if mode != "release" else "failed"), entry.get("reason"), False
-    if action == "hold":
-        if mode == "complete":
-            return "failed", f"rule-error: {entry.get('reason')}", True
-        return ("planned" if mode != "release" else "failed"), entry.get("reason"), False
-    result = results.get(entry.get("batchId") or "")
-    if result is not None:
-        reason = result["failed"].get(entry["recordId"])
-        if reason is None:
-            return "redriven", entry.get("reason"), True
-        return "failed", reason, True
-    if mode == "complete":
-        return "failed", "the redrive did not reach this record's batch", True
-    return ("planned" if mode in ("dry-run", "rejected") else "failed"), entry.get("reason"), False
-
-
-def finalize_run(
-    *,
-    mode: Mode,
-    run_id: str,
-    prefix: str,
-    bucket: str,
-    store: ObjectStore,
-    dlq: MessageSink,
-    error: dict[str, Any] | None = None,
-    redrive_settings: dict[str, Any] | None = None,
-    approval: dict[str, Any] | None = None,
-    now: float | None = None,
-) -> FinalizeResult:
-    if store.exists(f"{prefix}report.json"):
-        earlier = store.get_json(f"{prefix}report.json")
-        if earlier.get("completed"):
-            return FinalizeResult(report=earlier)
-    messages = load_messages(store, prefix)
-    manifest = store.get_json(f"{prefix}manifest.json") if store.exists(f"{prefix}manifest.json") else None
-    plan = store.get_json(f"{prefix}plan.json") if store.exists(f"{prefix}plan.json") else None
-    results = load_results(store, prefix)
-    fetched = load_fetched_records(store, prefix)
-    kinds = {e["messageId"]: e for e in (manifest or {}).get("messages", [])}
-    planned: dict[str, dict[str, Any]] = (plan or {}).get("records", {})
-    message_records: dict[str, list[str]] = (plan or {}).get("messageRecords", {})
-
-    report_records = []
-    outcomes: dict[str, tuple[str, str | None, bool]] = {}
-    for rid, entry in planned.items():
-        outcome = _outcome(mode, entry, results)
-        outcomes[rid] = outcome
-        record = fetched.get(rid, {})
-        try:
-            document: dict[str, Any] = dict(rule_document(record, record.get("failure") or {}))
-        except (InvalidRecord, KeyError):
-            document = {}
-        final_data = entry.get("data") if entry.get("repaired") else document.get("data")
-        report_records.append(
-            {
-                "recordId": rid,
-                "source": record.get("source"),
-                "shardId": record.get("shardId"),
-                "sequenceNumber": record.get("sequenceNumber"),
-                "partitionKey": record.get("partitionKey"),
-                "data": final_data,
-                "originalData": document.get("data"),
-                "text": document.get("text"),
-                "class": entry["class"],
-                "outcome": outcome[0],
-                "repaired": bool(entry.get("repaired")),
-                "rule": entry.get("rule"),
-                "reason": outcome[1],
-                "batchId": entry.get("batchId"),
-            }
-        )
-        if mode == "complete" and outcome[0] == "discarded":
-            store.put_json(
-                f"{prefix}discarded/{rid.replace('/', '_')}.json",
-                {"runId": run_id, "rule": entry.get("rule"), "reason": entry.get("reason"), "record": record},
-            )
-    for expired in (plan or {}).get("expired", []):
-        pointer = expired.get("pointer") or {}
-        for _ in range(int(expired["count"])):
-            report_records.append(
-                {
-                    "recordId": None,
-                    "source": pointer.get("source"),
-                    "shardId": pointer.get("shardId"),
-                    "sequenceNumber": None,
-                    "partitionKey": None,
-                    "data": None,
-                    "text": None,
-                    "class": "expired",
-                    "outcome": "expired",
-                    "repaired": False,
-                    "rule": None,
-                    "reason": "the stream no longer holds this record of the pointer's range",
-                    "pointer": pointer,
-                    "messageId": expired["messageId"],
-                }
-            )
-
-    expired_only = {e["messageId"] for e in (plan or {}).get("expired", [])}
-    returned: list[str] = []
-    requeued: dict[str, str] = {}  # record id -> reason
-    for message_id in messages:
-        kind = kinds.get(message_id, {}).get("kind", "unrecognised")
-        rids = message_records.get(message_id, [])
-        finished_any = any(outcomes.get(r, ("", None, False))[2] for r in rids)
-        if kind == "unrecognised" or plan is None or not finished_any:
-            if mode == "complete" and kind != "unrecognised" and not rids and message_id in expired_only:
-                continue  # every record of the pointer expired: the pointer is kept in the report
-            returned.append(message_id)
-            continue
-        for rid in rids:
-            record_outcome, reason, finished = outcomes[rid]
-            if rid not in requeued and (not finished or record_outcome == "failed"):
-                requeued[rid] = reason or record_outcome
-
-    counts = {
-        "dlqMessages": len(messages),
-        "pointers": sum(
-            1 for e in kinds.values() if e["kind"] in ("kinesis-pointer", "dynamodb-pointer", "s3-destination")
-        ),
-        "recordsFetched": len(planned),
-        "expired": sum(1 for r in report_records if r["outcome"] == "expired"),
-        "repaired": sum(1 for r in report_records if r["repaired"]),
-        "discarded": sum(1 for r in report_records if r["outcome"] == "discarded"),
-        "redriven": sum(1 for r in report_records if r["outcome"] == "redriven"),
-        "failed": sum(1 for r in report_records if r["outcome"] == "failed"),
-        "planned": sum(1 for r in report_records if r["outcome"] == "planned"),
-        "unrecognised": sum(1 for e in kinds.values() if e["kind"] == "unrecognised"),
-        "returnedMessages": len(returned),
-        "requeuedRecords": len(requeued),
-    }
-    sent = [r for r in results.values() if r.get("sent")]
-    redrive = None
-    if sent:
-        started = min(r["startedAt"] for r in sent)
-        finished = max(r["finishedAt"] for r in sent)
-        delivered = sum(r["records"] for r in sent)
-        redrive = {
-            "startedAt": started,
-            "finishedAt": finished,
-            "records": delivered,
-            "achievedPerSecond": delivered / (finished - started) if finished > started else None,
-        }
-    report = {
-        "runId": run_id,
-        "mode": mode,
-        "finishedAt": now or time.time(),
-        "error": error,
-        "approval": approval,
-        "counts": counts,
-        "records": report_records,
-        "unrecognised": [
-            {"messageId": mid, "reason": e.get("reason")} for mid, e in kinds.items() if e["kind"] == "unrecognised"
+def build_report(
+    run: RunConfig, mode: FinalizeMode, state: RunState, error: Any, approval: dict[str, Any] | None, now: float
+) -> tuple[Report, WhatGoesBack]:
+    """The report and what goes back, from the run's data alone (no side effect)."""
+    plan = state.plan
+    fates = {rid: record_fate(mode, entry, state.results) for rid, entry in (plan.records.items() if plan else [])}
+    rows = report_records(state, fates)
+    out = disposition(mode, state, fates)
+    report = Report(
+        run_id=run.run_id,
+        mode=mode,
+        finished_at=now,
+        error=error,
+        approval=approval,
+        counts=count(state, rows, out),
+        records=rows,
+        unrecognised=[
+            UnrecognisedMessage(message_id=mid, reason=e.reason)
+            for mid, e in state.entries.items()
+            if e.kind is MessageKind.UNRECOGNISED
         ],
-        "summary": (plan or {}).get("summary"),
-        "redrive": redrive,
-        "target": (redrive_settings or {}).get("target"),
-        "ratePerSecond": (redrive_settings or {}).get("ratePerSecond"),
-        "concurrency": (redrive_settings or {}).get("concurrency"),
-        "getRecordsCalls": ((plan or {}).get("summary") or {}).get("getRecordsCalls", 0),
-    }
-    # The report (with what is about to go back) is durable before the sends, and marked
-    # complete after them: a retried or second finalize of the run sends nothing again.
-    report["completed"] = False
-    store.put_json(f"{prefix}report.json", report)
-    for message_id in returned:
-        message = messages[message_id]
-        dlq.send(message["body"], message.get("messageAttributes"))
-    for rid, reason in requeued.items():
-        dlq.send(requeue_body(fetched[rid], run_id, reason, store, prefix, bucket))
-    report["completed"] = True
-    store.put_json(f"{prefix}report.json", report)
-    return FinalizeResult(report=report, returned_messages=returned, requeued_records=list(requeued))
+        summary=plan.summary if plan else None,
+        redrive=redrive_timing(state.results),
+        target=run.redrive.target,
+        rate_per_second=run.redrive.rate_per_second,
+        concurrency=run.redrive.concurrency,
+        ordering=run.redrive.ordering,
+        get_records_calls=plan.summary.get_records_calls if plan else 0,
+    )
+    return report, out
+
+
+def archive_discards(run: RunConfig, state: RunState, data: RunData) -> None:
+    """Discarded records, archived with their rule and reason (complete mode only)."""
+    if state.plan is None:
+        return
+    for rid, entry in state.plan.records.items():
+        if entry.action is PlannedAction.DISCARD:
+            record = state.records.get(rid)
+            data.store.put_json(
+                data.paths.discarded(rid),
+                {
+                    "runId": run.run_id,
+                    "rule": entry.rule,
+                    "reason": entry.reason,
+                    "record": record.to_json() if record else None,
+                },
+            )

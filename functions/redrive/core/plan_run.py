@@ -1,57 +1,53 @@
-"""Plan step: fetched records (and records that travelled with their messages) to a plan."""
+"""Plan step: fetched records (and records that travelled with their messages) to a plan,
+the batches, and the round manifests the Redrive Distributed Maps read."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..adapters.store import ObjectStore
-from ..models import RunConfig
+from ..contracts.plan import PlanResult
+from ..contracts.run import RunConfig
 from ..rules.engine import load_rules
+from ..rules.registry import RuleRegistry
+from .lanes import rounds_of, slice_batches
 from .planning import plan_records
+from .run_data import RunData
 
 
-def _resolve_references(store: ObjectStore, group: dict[str, Any]) -> dict[str, Any]:
-    """Re-queued records too large for a message are in S3; read them back."""
-    records = []
-    for record in group["records"]:
-        ref = record.get("recordRef")
-        if ref:
-            loaded = store.get_json(ref["key"])
-            record = {
-                **loaded,
-                "failure": record.get("failure", {}),
-                "recordId": record["recordId"],
-            }
-        records.append(record)
-    return {**group, "records": records}
+def plan_run(
+    run: RunConfig, data: RunData, default_function: str | None, rule_modules: tuple[str, ...] = ()
+) -> PlanResult:
+    """``rule_modules`` are the deployment's rule modules (RULE_MODULES), the same Prepare checked with.
 
-
-def plan_run(run: RunConfig, store: ObjectStore, default_function: str | None) -> dict[str, Any]:
-    fetched = []
-    for key in store.list_keys(f"{run.prefix}fetched/"):
-        group = store.get_json(key)
-        resolved = _resolve_references(store, group)
-        if resolved != group:
-            store.put_json(key, resolved)  # later steps (finalize, approval) see the record itself
-        fetched.append(resolved)
+    Every batch and every round manifest is in S3 before the plan (and so before the answer
+    the state machine acts on): a retried Plan writes the same objects again."""
+    redrive = run.redrive
     plan = plan_records(
-        fetched,
-        load_rules(run.rules),
-        target=run.redrive.target,
-        batch_size=run.redrive.batch_size,
-        function_override=run.redrive.function_name,
+        data.fetched_groups(),
+        load_rules(run.rules, registry=RuleRegistry(rule_modules)),
+        target=redrive.target,
+        batch_size=redrive.batch_size,
+        function_override=redrive.function_name,
         default_function=default_function,
+        concurrency=redrive.concurrency,
+        ordering=redrive.ordering,
     )
     for batch in plan.batches:
-        store.put_json(f"{run.prefix}batches/{batch['batchId']}.json", batch)
-    document = plan.to_json()
-    store.put_json(f"{run.prefix}plan.json", document)
-    summary = document["summary"]
-    return {
-        "batches": document["batches"],
-        "lanes": document["lanes"],
-        "records": summary["records"],
-        "expired": summary["expired"],
-        "byAction": summary["byAction"],
-        "getRecordsCalls": summary["getRecordsCalls"],
-    }
+        data.put(data.paths.batch(batch.batch_id), batch)
+    document = plan.document()
+    per_slice = slice_batches(redrive.batch_size, len(document.lanes), redrive.rate_per_second)
+    rounds = rounds_of(document.lanes, per_slice)
+    for index, slices in enumerate(rounds):
+        data.put(data.paths.redrive_round(index), slices)
+    data.put(data.paths.plan, document)
+    return PlanResult(
+        rounds=len(rounds),
+        rounds_prefix=data.paths.redrive_rounds,
+        batches=len(plan.batches),
+        lanes=len(document.lanes),
+        slice_batches=per_slice,
+        ordering=redrive.ordering,
+        records=document.summary.records,
+        to_redrive=sum(len(batch.records) for batch in plan.batches),
+        expired=document.summary.expired,
+        by_action=document.summary.by_action,
+        get_records_calls=document.summary.get_records_calls,
+    )

@@ -2,8 +2,8 @@
 
 Classes: ``transient`` (no rule decided: redriven as it is), ``poison`` (a rule repaired
 or discarded it), ``rule-error`` (a rule raised: the record is held back unchanged and
-returns to the DLQ, never dropped), ``expired`` (the stream no longer holds it), and for
-messages ``unrecognised``. Batches keep one shard's records in sequence order.
+returns to the DLQ, never dropped), ``invalid-record`` (it cannot be read), ``expired``
+(the stream no longer holds it). Batches and lanes: ``core/lanes.py``.
 """
 
 from __future__ import annotations
@@ -13,9 +13,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.base import InvalidRecord, Rule
+from ..contracts.fetch import FetchedGroup
+from ..contracts.plan import Batch, ExpiredPointer, PlanDocument, PlanEntry, PlanSummary, RuleFired, RuleSample
+from ..contracts.records import StreamRecord
+from ..contracts.run import NO_DYNAMODB_STREAM_TARGET
+from ..contracts.vocab import Ordering, PlannedAction, RecordClass, RuleVerdict, Source, Target
+from ..rules.base import InvalidRecord, Rule, RuleDocument
 from ..rules.dynamodb_json import json_to_image
-from ..rules.engine import apply_rules, rule_document
+from ..rules.engine import RuleOutcome, apply_rules, rule_document
+from .lanes import cut_lane_batches, lanes_of
 
 SAMPLES_PER_RULE = 3
 PREVIEW_CHARS = 300
@@ -30,181 +36,153 @@ def json_preview(value: Any) -> str:
 
 @dataclass
 class RunPlan:
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    expired: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[str, PlanEntry] = field(default_factory=dict)
+    expired: list[ExpiredPointer] = field(default_factory=list)
     message_records: dict[str, list[str]] = field(default_factory=dict)
-    batches: list[dict[str, Any]] = field(default_factory=list)
-    rules_fired: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batches: list[Batch] = field(default_factory=list)
+    rules_fired: dict[str, RuleFired] = field(default_factory=dict)
     get_records_calls: int = 0
     oldest_arrival: str | None = None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> PlanSummary:
         by_class: dict[str, int] = {}
         by_action: dict[str, int] = {}
         for entry in self.records.values():
-            by_class[entry["class"]] = by_class.get(entry["class"], 0) + 1
-            by_action[entry["action"]] = by_action.get(entry["action"], 0) + 1
-        expired = sum(e["count"] for e in self.expired)
+            by_class[entry.record_class] = by_class.get(entry.record_class, 0) + 1
+            by_action[entry.action] = by_action.get(entry.action, 0) + 1
+        expired = sum(e.count for e in self.expired)
         if expired:
-            by_class["expired"] = expired
-        return {
-            "records": len(self.records),
-            "expired": expired,
-            "byClass": by_class,
-            "byAction": by_action,
-            "batches": len(self.batches),
-            "rules": self.rules_fired,
-            "getRecordsCalls": self.get_records_calls,
-            "oldestArrival": self.oldest_arrival,
-        }
+            by_class[RecordClass.EXPIRED] = expired
+        return PlanSummary(
+            records=len(self.records),
+            expired=expired,
+            by_class=by_class,
+            by_action=by_action,
+            batches=len(self.batches),
+            rules=self.rules_fired,
+            get_records_calls=self.get_records_calls,
+            oldest_arrival=self.oldest_arrival,
+        )
 
     def lanes(self) -> list[list[str]]:
-        """Batch ids per lane (one shard and consumer), in the order they must go."""
-        lanes: dict[int, list[str]] = {}
-        for batch in self.batches:
-            lanes.setdefault(batch["lane"], []).append(batch["batchId"])
-        return [lanes[k] for k in sorted(lanes)]
+        """Batch ids per lane, in the order they must go."""
+        return lanes_of(self.batches)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "records": self.records,
-            "expired": self.expired,
-            "messageRecords": self.message_records,
-            "batches": [b["batchId"] for b in self.batches],
-            "lanes": self.lanes(),
-            "summary": self.summary(),
-        }
+    def document(self) -> PlanDocument:
+        return PlanDocument(
+            records=self.records,
+            expired=self.expired,
+            message_records=self.message_records,
+            batches=[b.batch_id for b in self.batches],
+            lanes=self.lanes(),
+            summary=self.summary(),
+        )
 
 
-def _redriven_form(record: dict[str, Any], new_data: Any) -> dict[str, Any]:
+def _redriven_form(record: StreamRecord, new_data: Any) -> StreamRecord:
     """The record as it will be redriven: its payload replaced by the repaired data."""
-    out = {k: v for k, v in record.items() if k != "failure"}
-    if record["source"] == "kinesis":
-        out["payload"] = base64.b64encode(json.dumps(new_data, separators=(",", ":")).encode()).decode()
-    else:
-        if not isinstance(new_data, dict):
-            raise TypeError("a repaired DynamoDB record must be a JSON object (it becomes the item's NewImage)")
-        out["newImage"] = json_to_image(new_data)
-    return out
+    if record.source is Source.KINESIS:
+        payload = base64.b64encode(json.dumps(new_data, separators=(",", ":")).encode()).decode()
+        return record.without_failure().model_copy(update={"payload": payload})
+    if not isinstance(new_data, dict):
+        raise TypeError("a repaired DynamoDB record must be a JSON object (it becomes the item's NewImage)")
+    return record.without_failure().model_copy(update={"new_image": json_to_image(new_data)})
 
 
-def _function_for(record: dict[str, Any], override: str | None, default: str | None) -> str | None:
-    return override or (record.get("failure") or {}).get("functionArn") or default
+def _function_for(record: StreamRecord, override: str | None, default: str | None) -> str | None:
+    return override or record.failure.function_arn or default
+
+
+def _gather(plan: RunPlan, fetched: list[FetchedGroup]) -> dict[str, StreamRecord]:
+    """Every record once, with the messages that account for it and the expired counts."""
+    records: dict[str, StreamRecord] = {}
+    for group in fetched:
+        plan.get_records_calls += group.get_records_calls
+        by_id = {r.record_id: r for r in group.records}
+        for assignment in group.assignments:
+            plan.message_records.setdefault(assignment.message_id, []).extend(assignment.record_ids)
+            for rid in assignment.record_ids:
+                records.setdefault(rid, by_id[rid])
+            if assignment.expired:
+                plan.expired.append(
+                    ExpiredPointer(
+                        message_id=assignment.message_id, pointer=assignment.pointer, count=assignment.expired
+                    )
+                )
+    arrivals = [r.approximate_arrival for r in records.values() if r.approximate_arrival]
+    plan.oldest_arrival = min(arrivals) if arrivals else None
+    return records
+
+
+def _note_rule(plan: RunPlan, rid: str, outcome: RuleOutcome, document: RuleDocument) -> None:
+    if not outcome.rule:
+        return
+    fired = plan.rules_fired.setdefault(outcome.rule, RuleFired(outcome=outcome.outcome, reason=outcome.reason))
+    fired.count += 1
+    if len(fired.samples) < SAMPLES_PER_RULE:
+        before = document["data"] if document["data"] is not None else document["text"]
+        after = json_preview(outcome.data) if outcome.outcome is RuleVerdict.REPAIR else None
+        fired.samples.append(RuleSample(record_id=rid, before=json_preview(before), after=after))
+
+
+def _decide(rid: str, record: StreamRecord, rules: list[Rule], plan: RunPlan) -> tuple[PlanEntry, StreamRecord | None]:
+    """The plan entry of one record, and the form it is redriven in (None: not redriven)."""
+    try:
+        document = rule_document(record)
+    except InvalidRecord as error:
+        entry = PlanEntry(
+            record_id=rid,
+            record_class=RecordClass.INVALID_RECORD,
+            action=PlannedAction.HOLD,
+            reason=f"the record cannot be read: {error}",
+        )
+        return entry, None
+    outcome = apply_rules(rules, document)
+    _note_rule(plan, rid, outcome, document)
+    entry = PlanEntry(record_id=rid, record_class=RecordClass.TRANSIENT, action=PlannedAction.REDRIVE)
+    entry.rule, entry.reason = outcome.rule, outcome.reason
+    if outcome.outcome is RuleVerdict.DISCARD:
+        entry.record_class, entry.action = RecordClass.POISON, PlannedAction.DISCARD
+        return entry, None
+    if outcome.outcome is RuleVerdict.RULE_ERROR:
+        entry.record_class, entry.action = RecordClass.RULE_ERROR, PlannedAction.HOLD
+        return entry, None
+    if outcome.outcome is RuleVerdict.REPAIR:
+        try:
+            redriven = _redriven_form(record, outcome.data)
+        except TypeError as error:
+            entry.record_class, entry.action, entry.reason = RecordClass.RULE_ERROR, PlannedAction.HOLD, str(error)
+            return entry, None
+        entry.record_class, entry.repaired, entry.data = RecordClass.POISON, True, outcome.data
+        return entry, redriven
+    return entry, record.without_failure()
 
 
 def plan_records(
-    fetched: list[dict[str, Any]],
+    fetched: list[FetchedGroup],
     rules: list[Rule],
-    target: str,
+    target: Target,
     batch_size: int,
     function_override: str | None = None,
     default_function: str | None = None,
+    concurrency: int = 1,
+    ordering: Ordering = Ordering.ORDERED,
 ) -> RunPlan:
-    """Decide every fetched record and cut the ones to redrive into batches."""
+    """Decide every fetched record and cut the ones to redrive into batches, lane by lane
+    (``core/lanes.py``)."""
     plan = RunPlan()
-    records: dict[str, dict[str, Any]] = {}
-    for group in fetched:
-        plan.get_records_calls += int(group.get("getRecordsCalls", 0))
-        by_id = {r["recordId"]: r for r in group["records"]}
-        for assignment in group["assignments"]:
-            ids = list(assignment["recordIds"])
-            plan.message_records.setdefault(assignment["messageId"], []).extend(ids)
-            failure = (assignment.get("pointer") or {}).get("failure")
-            for rid in ids:
-                record = dict(by_id[rid])
-                if failure and not record.get("failure"):
-                    record["failure"] = failure
-                records.setdefault(rid, record)
-            if assignment.get("expired"):
-                plan.expired.append(
-                    {
-                        "messageId": assignment["messageId"],
-                        "pointer": assignment.get("pointer"),
-                        "count": int(assignment["expired"]),
-                    }
-                )
-
-    arrivals = [r["approximateArrival"] for r in records.values() if r.get("approximateArrival")]
-    plan.oldest_arrival = min(arrivals) if arrivals else None
-    to_redrive: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    for rid, record in records.items():
-        try:
-            document = rule_document(record, record.get("failure") or {})
-        except InvalidRecord as error:
-            plan.records[rid] = {
-                "recordId": rid,
-                "class": "invalid-record",
-                "action": "hold",
-                "rule": None,
-                "reason": f"the record cannot be read: {error}",
-                "repaired": False,
-            }
-            continue
-        outcome = apply_rules(rules, document)
-        entry: dict[str, Any] = {"recordId": rid, "rule": outcome.rule, "reason": outcome.reason, "repaired": False}
-        if outcome.outcome == "discard":
-            entry.update({"class": "poison", "action": "discard"})
-        elif outcome.outcome == "rule-error":
-            entry.update({"class": "rule-error", "action": "hold"})
-        elif outcome.outcome == "repair":
-            try:
-                redriven = _redriven_form(record, outcome.data)
-            except TypeError as error:
-                entry.update({"class": "rule-error", "action": "hold", "reason": str(error)})
-            else:
-                entry.update({"class": "poison", "action": "redrive", "repaired": True, "data": outcome.data})
-                to_redrive.append((record, redriven))
-        else:
-            entry.update({"class": "transient", "action": "redrive"})
-            to_redrive.append((record, {k: v for k, v in record.items() if k != "failure"}))
-        if outcome.rule:
-            fired = plan.rules_fired.setdefault(
-                outcome.rule, {"count": 0, "outcome": outcome.outcome, "reason": outcome.reason, "samples": []}
-            )
-            fired["count"] += 1
-            if len(fired["samples"]) < SAMPLES_PER_RULE:
-                before = document.get("data") if document.get("data") is not None else document.get("text")
-                sample = {"recordId": rid, "before": json_preview(before)}
-                if outcome.outcome == "repair":
-                    sample["after"] = json_preview(outcome.data)
-                fired["samples"].append(sample)
+    to_redrive: list[tuple[StreamRecord, str]] = []
+    invoke = Target(target) is Target.INVOKE
+    for rid, record in _gather(plan, fetched).items():
+        entry, redriven = _decide(rid, record, rules, plan)
+        if redriven is not None and Target(target) is Target.STREAM and record.source is Source.DYNAMODB:
+            entry.action, entry.reason, redriven = PlannedAction.HOLD, NO_DYNAMODB_STREAM_TARGET, None
         plan.records[rid] = entry
-
-    plan.batches = cut_batches(to_redrive, target, batch_size, function_override, default_function)
+        if redriven is not None:
+            function = _function_for(record, function_override, default_function) if invoke else None
+            to_redrive.append((redriven, function or ""))
+    plan.batches = cut_lane_batches(to_redrive, target, batch_size, concurrency, ordering)
     for batch in plan.batches:
-        for record in batch["records"]:
-            plan.records[record["recordId"]]["batchId"] = batch["batchId"]
+        for record in batch.records:
+            plan.records[record.record_id].batch_id = batch.batch_id
     return plan
-
-
-def cut_batches(
-    to_redrive: list[tuple[dict[str, Any], dict[str, Any]]],
-    target: str,
-    batch_size: int,
-    function_override: str | None,
-    default_function: str | None,
-) -> list[dict[str, Any]]:
-    """Batches of at most ``batch_size``, one shard each, in sequence order. A shard's
-    batches form a lane, redriven one after another, so its records keep their order."""
-    lanes: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for original, redriven in to_redrive:
-        function = _function_for(original, function_override, default_function) if target == "invoke" else ""
-        key = (function or "", original["source"], original.get("streamArn", ""), original.get("shardId", ""))
-        lanes.setdefault(key, []).append(redriven)
-    batches: list[dict[str, Any]] = []
-    for lane, ((function, source, stream_arn, shard_id), members) in enumerate(sorted(lanes.items())):
-        members.sort(key=lambda r: int(r["sequenceNumber"]) if str(r.get("sequenceNumber", "")).isdigit() else 0)
-        for start in range(0, len(members), batch_size):
-            batches.append(
-                {
-                    "batchId": f"b{len(batches) + 1:05d}",
-                    "lane": lane,
-                    "target": target,
-                    "functionArn": function or None,
-                    "source": source,
-                    "streamArn": stream_arn,
-                    "shardId": shard_id,
-                    "records": members[start : start + batch_size],
-                }
-            )
-    return batches

@@ -6,16 +6,13 @@ the signed id nor the task token is logged.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
-from urllib.parse import parse_qs
 
-from ..adapters import aws
-from ..adapters.approvals import ApprovalStore
-from ..core.approval import render_message_page
-from ..core.decision_page import decide, show_decision_page
-from ..settings import Settings
-from .signing_key import signing_key
+from ..core.decision_page import handle_request
+from ..core.ports import Adapters
+from ..observability import logger, observed
+from ..settings import ApprovalApiSettings
+from .wiring import adapters_or_aws
 
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -27,22 +24,16 @@ HEADERS = {
 }
 
 
-def _form(event: dict[str, Any]) -> dict[str, str]:
-    body = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode("utf-8", "replace")
-    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    method = (event.get("requestContext") or {}).get("http", {}).get("method", "GET").upper()
-    settings = Settings.from_env()
-    approvals = ApprovalStore(aws.client("dynamodb"), settings.state_table)
-    if method == "GET":
-        signed = (event.get("queryStringParameters") or {}).get("id", "")
-        status, page = show_decision_page(signed, signing_key(), approvals)
-    elif method == "POST":
-        status, page = decide(_form(event), signing_key(), approvals, aws.client("stepfunctions"))
-    else:
-        status, page = 405, render_message_page("Not allowed", "Open the link from the email.")
+@observed
+def handler(event: dict[str, Any], context: Any, adapters: Adapters | None = None) -> dict[str, Any]:
+    ports = adapters_or_aws(adapters)
+    settings = ApprovalApiSettings.from_env()
+    status, page = handle_request(
+        event,
+        key=ports.signing_key(settings.approval_secret_arn),
+        approvals=ports.approvals(settings.state_table),
+        callback=ports.task_callback(),
+        executions=ports.executions(),
+    )
+    logger.info("decision page", extra={"status": status})
     return {"statusCode": status, "headers": HEADERS, "body": page}

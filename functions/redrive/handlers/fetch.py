@@ -4,45 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters import aws
-from ..adapters.store import S3Store
-from ..adapters.streams import ShardRangeReader
-from ..core.fetch_groups import assign_records
-from ..models import run_config_from_state
+from ..contracts.steps import FetchEvent
+from ..core.fetch import fetch_group
+from ..core.ports import Adapters
+from ..observability import logger, observed
+from .wiring import adapters_or_aws
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    run = run_config_from_state(event["run"])
-    store = S3Store(aws.client("s3"), run.bucket)
-    group = store.get_json(f"{run.prefix}groups/{event['groupId']}.json")
-    client = aws.client("kinesis" if group["source"] == "kinesis" else "dynamodbstreams")
-    reader = ShardRangeReader(client, group["source"])
-    records: list[dict[str, Any]] = []
-    calls = throttled = 0
-    trimmed = missing = False
-    for part in group["ranges"]:
-        read = reader.read_range(group["streamArn"], group["shardId"], part["start"], part["end"])
-        records.extend(read.records)
-        calls += read.get_records_calls
-        throttled += read.throttled
-        trimmed = trimmed or read.start_trimmed
-        missing = missing or read.stream_missing
-    assignments = assign_records(group, records)
-    store.put_json(
-        f"{run.prefix}fetched/{group['groupId']}.json",
-        {
-            "groupId": group["groupId"],
-            "records": records,
-            "assignments": [a.to_json() for a in assignments],
-            "getRecordsCalls": calls,
-            "throttled": throttled,
-        },
-    )
-    return {
-        "groupId": group["groupId"],
-        "records": len(records),
-        "expired": sum(a.expired for a in assignments),
-        "getRecordsCalls": calls,
-        "startTrimmed": trimmed,
-        "streamMissing": missing,
-    }
+@observed
+def handler(event: dict[str, Any], context: Any, adapters: Adapters | None = None) -> dict[str, Any]:
+    ports = adapters_or_aws(adapters)
+    step = FetchEvent.parse(event)
+    data = ports.run_data(step.run.bucket, step.run.run_id)
+    source = data.group(step.group_id).source
+    result = fetch_group(step.group_id, data, ports.shard_reader(source, step.run.fetch))
+    logger.info("fetched", extra=result.to_json())
+    return result.to_json()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..adapters import aws
-from ..adapters.store import S3Store
+from ..contracts.steps import RunStep
 from ..core.plan_run import plan_run
-from ..models import run_config_from_state
-from ..settings import Settings
+from ..core.ports import Adapters
+from ..observability import logger, observed
+from ..settings import PlanSettings
+from .wiring import adapters_or_aws
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    run = run_config_from_state(event["run"])
-    settings = Settings.from_env()
-    return plan_run(run, S3Store(aws.client("s3"), run.bucket), settings.consumer_function)
+@observed
+def handler(event: dict[str, Any], context: Any, adapters: Adapters | None = None) -> dict[str, Any]:
+    ports = adapters_or_aws(adapters)
+    settings = PlanSettings.from_env()
+    run = RunStep.parse(event).run
+    result = plan_run(run, ports.run_data(run.bucket, run.run_id), settings.consumer_function, settings.rule_modules)
+    logger.info("planned", extra=result.to_json())
+    return result.to_json()

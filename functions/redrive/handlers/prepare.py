@@ -7,19 +7,28 @@ handler can release the run if the execution is stopped where no Catch applies.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from ..adapters import aws
-from ..adapters.state_table import StateTable
-from ..adapters.store import S3Store
+from ..contracts.steps import PrepareEvent
+from ..core.ports import Adapters
 from ..core.prepare import prepare_run
-from ..settings import Settings
+from ..observability import logger, observed
+from ..settings import PrepareSettings
+from .wiring import adapters_or_aws
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = Settings.from_env()
-    table = StateTable(aws.client("dynamodb"), settings.state_table)
-    run = prepare_run(event.get("input"), event.get("executionArn", ""), settings, table)
+@observed
+def handler(event: dict[str, Any], context: Any, adapters: Adapters | None = None) -> dict[str, Any]:
+    ports = adapters_or_aws(adapters)
+    settings = PrepareSettings.from_env()
+    if settings.run_defaults_parameter:
+        defaults = ports.run_defaults(settings.run_defaults_parameter).get()
+        settings = settings.model_copy(update={"run_defaults": defaults})
+    step = PrepareEvent.parse(event)
+    state = ports.state_table(settings.state_table)
+    run = prepare_run(step.input, step.execution_arn, settings, state, ports.queue_info(), now=time.time())
     if run.locked:
-        S3Store(aws.client("s3"), run.bucket).put_json(f"{run.prefix}run.json", run.to_state())
+        ports.run_data(run.bucket, run.run_id).put(run.paths.run_config, run)
+    logger.info("prepared", extra={"locked": run.locked, "lockHolder": run.lock_holder, "target": run.redrive.target})
     return run.to_state()

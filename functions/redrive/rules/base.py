@@ -101,7 +101,7 @@ class InvalidRule(RuleConfigError):
 
 
 class UnknownRule(RuleConfigError):
-    """A Python rule reference names no built-in, no entry point, or a path that does not import."""
+    """A Python rule name is registered by nothing (or ambiguously), or its rule module does not load."""
 
 
 class RuleEvaluationError(Exception):

@@ -1,6 +1,6 @@
 """Build the RuleDocument a rule sees from a fetched record.
 
-The record is the dict the fetch step stores (see ``redrive.core.records``):
+The record is a :class:`~redrive.contracts.records.StreamRecord`, or its JSON form:
 Kinesis ``{"source": "kinesis", "shardId", "sequenceNumber", "partitionKey",
 "payload": base64}``; DynamoDB ``{"source": "dynamodb", "shardId", "sequenceNumber",
 "partitionKey"?, "keys", "newImage", "eventName"}`` with images in DynamoDB JSON.
@@ -23,6 +23,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from redrive.contracts.records import StreamRecord
 from redrive.rules.base import FailureContext, InvalidRecord, RuleDocument
 from redrive.rules.dynamodb_json import InvalidAttributeValue, image_to_json
 from redrive.rules.json_values import JsonValue
@@ -100,12 +101,14 @@ def _required_text(record: Mapping[str, Any], field: str) -> str:
     return value
 
 
-def rule_document(record: Mapping[str, Any], failure: Mapping[str, Any] | None = None) -> RuleDocument:
+def rule_document(record: StreamRecord | Mapping[str, Any], failure: Mapping[str, Any] | None = None) -> RuleDocument:
     """The RuleDocument for one fetched record; raises InvalidRecord if the record is malformed.
 
     ``failure`` holds the pointer's condition, functionError and approximateInvokeCount;
     when it is None the record's own ``failure`` field is used, if any.
     """
+    if isinstance(record, StreamRecord):
+        record = record.to_json()
     source = record.get("source")
     if source == "kinesis":
         data, text = _kinesis_payload(record)

@@ -36,6 +36,10 @@ def _number(text: object, path: str) -> int | float:
         raise InvalidAttributeValue(f"{path}: N {text!r} is not a number") from None
     if not number.is_finite():
         raise InvalidAttributeValue(f"{path}: N {text!r} is not a finite number")
+    # DynamoDB numbers: at most 38 significant digits, magnitude from 1E-130 to below 1E+126.
+    # Refused before any conversion: "1e10000000" would otherwise become a ten-million-digit int.
+    if number and not -130 <= number.adjusted() <= 125:
+        raise InvalidAttributeValue(f"{path}: N {text[:40]!r} is outside DynamoDB's number range")
     if number == number.to_integral_value():
         return int(number)
     return float(number)

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, cast
 
+from redrive.contracts.vocab import RuleVerdict
 from redrive.rules.base import Decision, InvalidRule, Rule, RuleConfigError, RuleDocument, RuleEvaluationError
 from redrive.rules.document import rule_document
 from redrive.rules.json_values import JsonValue, NotJson, checked_json, clone_json
 from redrive.rules.jsonata_rule import DEFAULT_MAX_DEPTH, DEFAULT_TIMEOUT_MS, jsonata_rule_from_spec
-from redrive.rules.registry import python_rule_from_spec
+from redrive.rules.registry import RuleRegistry, python_rule_from_spec
 
 __all__ = ["OUTCOMES", "Outcome", "RuleOutcome", "apply_rules", "load_rules", "rule_document"]
 
-Outcome = Literal["redrive", "repair", "discard", "rule-error"]
-OUTCOMES: tuple[Outcome, ...] = ("redrive", "repair", "discard", "rule-error")
+Outcome = RuleVerdict
+OUTCOMES: tuple[RuleVerdict, ...] = tuple(RuleVerdict)
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,15 @@ def _where(index: int, spec: object) -> str:
 def load_rules(
     specs: Sequence[Mapping[str, Any]] | None,
     *,
+    registry: RuleRegistry | None = None,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
     max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> list[Rule]:
     """Build and check every rule before any record is touched.
 
-    A spec with a ``python`` field is a Python rule, any other a JSONata rule.
+    A spec with a ``python`` field is a Python rule, looked up by name in ``registry``
+    (fixed at deploy time; None means the built-ins and installed entry points only);
+    any other spec is a JSONata rule.
     Raises InvalidRule or UnknownRule; the message starts with ``rules[i] ('name')``.
     ``timeout_ms`` and ``max_depth`` bound each JSONata evaluation.
     """
@@ -62,6 +66,7 @@ def load_rules(
         return []
     if isinstance(specs, str | bytes) or not isinstance(specs, Sequence):
         raise InvalidRule(f"rules must be a list of rule objects, got {type(specs).__name__}")
+    registry = registry if registry is not None else RuleRegistry()
     rules: list[Rule] = []
     first_index: dict[str, int] = {}
     for index, spec in enumerate(specs):
@@ -70,7 +75,7 @@ def load_rules(
             raise InvalidRule(f"{where}: a rule must be an object, got {type(spec).__name__}")
         try:
             rule: Rule = (
-                python_rule_from_spec(spec)
+                python_rule_from_spec(spec, registry)
                 if "python" in spec
                 else jsonata_rule_from_spec(spec, timeout_ms=timeout_ms, max_depth=max_depth)
             )
@@ -95,14 +100,14 @@ def _outcome(rule: Rule, decision: object) -> RuleOutcome:
     if not isinstance(decision, Decision):
         raise RuleEvaluationError(f"returned a {type(decision).__name__}; a rule returns a Decision or None")
     if decision.action == "keep":
-        return RuleOutcome("redrive", rule=rule.name, reason=decision.reason)
+        return RuleOutcome(RuleVerdict.REDRIVE, rule=rule.name, reason=decision.reason)
     if decision.action == "discard":
-        return RuleOutcome("discard", rule=rule.name, reason=decision.reason)
+        return RuleOutcome(RuleVerdict.DISCARD, rule=rule.name, reason=decision.reason)
     try:
         data = checked_json(decision.data, "repaired data")
     except NotJson as err:
         raise RuleEvaluationError(f"repaired data is not JSON: {err}") from None
-    return RuleOutcome("repair", rule=rule.name, reason=decision.reason, data=data)
+    return RuleOutcome(RuleVerdict.REPAIR, rule=rule.name, reason=decision.reason, data=data)
 
 
 def _private_copy(document: RuleDocument) -> RuleDocument:
@@ -124,5 +129,5 @@ def apply_rules(rules: Sequence[Rule], document: RuleDocument) -> RuleOutcome:
                 continue
             return _outcome(rule, decision)
         except Exception as err:
-            return RuleOutcome("rule-error", rule=rule.name, reason=_error_reason(err))
-    return RuleOutcome("redrive")
+            return RuleOutcome(RuleVerdict.RULE_ERROR, rule=rule.name, reason=_error_reason(err))
+    return RuleOutcome(RuleVerdict.REDRIVE)

@@ -20,6 +20,9 @@ tests/unit/test_rules_jsonata_quirks.py):
   expression" that the constructor sets, so after compiling several rules they used
   the last one's; the current expression is set before every evaluation.
 - A result may be the very object passed in (``repair: "data"``); results are copied.
+- Regex literals compile with Python's ``re`` by default, which backtracks: a match can
+  take exponential time, and the timeout above cannot interrupt it. They are compiled
+  with RE2 instead (``redrive.rules.regex``); a pattern RE2 cannot take is an InvalidRule.
 - Some errors are plain Python ones (``$number('abc')`` raises ValueError, ``1/0``
   ZeroDivisionError); every exception from an evaluation becomes a rule-error.
 """
@@ -36,6 +39,7 @@ from jsonata.utils import Utils
 
 from redrive.rules.base import ACTIONS, Action, Decision, InvalidRule, RuleDocument, RuleEvaluationError
 from redrive.rules.json_values import NotJson, checked_json
+from redrive.rules.regex import UnsupportedRegex, re2_engine
 
 DEFAULT_TIMEOUT_MS = 1000
 """Wall-clock limit for one evaluation of one expression."""
@@ -55,7 +59,7 @@ class CompiledExpression:
         self.source = source
         self._timeout_ms = timeout_ms
         self._max_depth = max_depth
-        self._expression = jsonata.Jsonata(source)
+        self._expression = jsonata.Jsonata(source, re2_engine)
         self._expression.set_output_convert_nulls(False)
         self._lock = threading.Lock()
 
@@ -76,6 +80,8 @@ class CompiledExpression:
 def _compile(field: str, source: str, timeout_ms: int, max_depth: int) -> CompiledExpression:
     try:
         return CompiledExpression(source, timeout_ms=timeout_ms, max_depth=max_depth)
+    except UnsupportedRegex as err:
+        raise InvalidRule(f"field {field!r}: {err}") from None
     except Exception as err:
         code = getattr(err, "error", None)
         position = getattr(err, "location", None)

@@ -1,0 +1,235 @@
+"""``make bench``: scale and cost of a redrive, measured on the local stack.
+
+Runs rehearsals of 1,000 and 10,000 records (100,000 with ``REDRIVE_BENCH_100K=1``) at the
+template's default batch size, one of 1,000 at another batch size (so the fit can tell the
+per-record part from the per-batch part), and the naive design on the same engine; fits
+each figure as ``fixed + a * records + b * batches``, carries it to a million records,
+prices that at list prices (bench/cost.py), prints the pace table (bench/redrive_pace.py),
+and ends with the one ``bench:`` line. The same text replaces the block between
+``<!-- bench:start -->`` and ``<!-- bench:end -->`` in README.md.
+
+    .venv/bin/python bench [--no-readme]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cost
+import scale
+
+README = scale.REPO / "README.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+MILLION = 1_000_000
+NAIVE_RECORDS = 500  # one Kinesis event per record in the naive machine's input, under 256 KiB
+FIT_BATCH = 50  # the second batch size the fit needs
+
+
+def _pace() -> tuple[str, list[float]]:
+    """The pace table as bench/redrive_pace.py gives it, and every achieved/target ratio in it."""
+    import redrive_pace  # type: ignore[import-not-found]
+
+    table = getattr(redrive_pace, "pace_table", None)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        if callable(table):
+            result: Any = table()
+        else:
+            argv, sys.argv = sys.argv, ["redrive_pace.py"]
+            try:
+                redrive_pace.main()
+            finally:
+                sys.argv = argv
+            result = None
+    text = result if isinstance(result, str) else out.getvalue()
+    ratios: list[float] = []
+    if isinstance(result, list | tuple):
+        for row in result:
+            values = row.values() if isinstance(row, dict) else (row if isinstance(row, list | tuple) else [row])
+            ratios += [float(v) for v in values if isinstance(v, float) and 0 < v <= 2]
+        text = text or "\n".join(str(row) for row in result)
+    if not ratios:
+        ratios = [int(p) / 100 for p in re.findall(r"(\d+)%", text)]
+    return text.rstrip(), ratios
+
+
+def _usage(figures: dict[str, float], child_gb_seconds: float, pacing_gb_seconds: float) -> cost.Usage:
+    express = scale.child_workflow_type() == "EXPRESS"
+    return cost.Usage(
+        standard_transitions=figures["parentTransitions"] if express else figures["transitions"],
+        express_requests=figures["children"] if express else 0.0,
+        express_gb_seconds=child_gb_seconds if express else 0.0,
+        lambda_requests=figures["lambdaInvocations"],
+        lambda_gb_seconds=figures["lambdaGbSeconds"] + pacing_gb_seconds,
+        s3_puts=figures["s3Puts"],
+        s3_gets=figures["s3Gets"],
+        dynamodb_write_units=figures["dynamodbWriteUnits"],
+        dynamodb_read_units=figures["dynamodbReadUnits"],
+        sqs_requests=figures["sqsRequests"],
+    )
+
+
+def _pacing_seconds_per_batch(batch: int) -> float:
+    """The wait a batch's Redrive invocation is billed for at the default rate, if the
+    design still waits inside the function (``slot_seconds`` in core/redrive.py)."""
+    try:
+        from redrive.core.redrive import slot_seconds
+    except ImportError:
+        return 0.0
+    concurrency = int(scale.template_default("DefaultConcurrency"))
+    return float(slot_seconds(batch, concurrency, float(scale.template_default("DefaultRatePerSecond"))))
+
+
+def run() -> str:
+    lines: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    batch = int(scale.template_default("DefaultRedriveBatchSize"))
+    sizes = [1000, 10_000] + ([100_000] if os.environ.get("REDRIVE_BENCH_100K") == "1" else [])
+    runs = []
+    for records, size in [(n, batch) for n in sizes] + [(1000, FIT_BATCH)]:
+        print(f"... rehearsing {records} records at batch {size}", file=sys.stderr, flush=True)
+        runs.append(scale.rehearse(records, size))
+    rehearsal_10k = next(r for r in runs if r.records == 10_000 and r.batch_size == batch)
+
+    child_type = scale.child_workflow_type() or "none (inline Map)"
+    say(
+        f"Measured on the local stack (moto), {os.cpu_count()} cores; batch {batch} (the default), "
+        f"Distributed Map children: {child_type}; Lambda {scale.architecture()}."
+    )
+    say("")
+    say(
+        "| records | batch | largest execution (events) | transitions / record | Lambda invocations "
+        "| Lambda GB-s | API calls | wall s | CPU s |"
+    )
+    say("|---|---|---|---|---|---|---|---|---|")
+    points = []
+    for r in runs:
+        f = r.figures()
+        f["parentTransitions"] = float(r.parent_transitions)
+        points.append((float(r.records), float(r.batches), f))
+        say(
+            f"| {r.records:,} | {r.batch_size} | {f['historyEvents']:,.0f} | {f['transitions'] / r.records:.3f} | "
+            f"{f['lambdaInvocations']:,.0f} | {f['lambdaGbSeconds']:.1f} | {f['apiCalls']:,.0f} | {r.seconds:.0f} "
+            f"| {r.cpu_seconds:.0f} |"
+        )
+    fits = cost.fit_each(points)
+    million_batches = MILLION / batch
+    at_million = {name: max(0.0, fitted.at(MILLION, million_batches)) for name, fitted in fits.items()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    say("")
+    say(
+        f"Wall and CPU seconds run deploy to report (the first run also starts the engine), with the machine's "
+        f"load average at {load:.1f}; Lambda GB-s are the local runtime's measured durations times each "
+        "function's memory, so they grow with the load too."
+    )
+    say("")
+    say("Fitted as fixed + per record + per batch, and carried to 1,000,000 records:")
+    say("")
+    say("| figure | fixed | per record | per batch | at 1M |")
+    say("|---|---|---|---|---|")
+    for name in (
+        "historyEvents",
+        "transitions",
+        "lambdaInvocations",
+        "lambdaGbSeconds",
+        "apiCalls",
+        "s3Puts",
+        "s3Gets",
+        "dynamodbWriteUnits",
+        "sqsRequests",
+    ):
+        fitted = fits[name]
+        say(
+            f"| {name} | {fitted.fixed:,.1f} | {fitted.per_record:.4f} | {fitted.per_batch:.3f} "
+            f"| {at_million[name]:,.0f} |"
+        )
+
+    child_seconds = [s for r in runs if r.records == 10_000 for s in r.child_seconds]
+    child_gb = sum(cost.express_gb_seconds(s) for s in child_seconds)
+    child_gb_million = child_gb * MILLION / 10_000
+    pacing = _pacing_seconds_per_batch(batch) * million_batches * 512 / 1024
+    priced = cost.cost(_usage(at_million, child_gb_million, pacing), scale.architecture())
+    total = sum(priced.values())
+
+    consumer = next(n for r in runs for n, logical in r.functions.items() if logical == "OrdersConsumerFunction")
+    arn = f"arn:aws:lambda:us-east-1:123456789012:function:{consumer}"
+    print("... the naive design", file=sys.stderr, flush=True)
+    naive = scale.naive(NAIVE_RECORDS, arn).per_record()
+    naive_usage = cost.Usage(
+        standard_transitions=naive["transitions"] * MILLION,
+        lambda_requests=naive["lambdaInvocations"] * MILLION,
+        lambda_gb_seconds=naive["lambdaGbSeconds"] * MILLION,
+        dynamodb_write_units=naive["dynamodbWriteUnits"] * MILLION,
+    )
+    naive_priced = cost.cost(naive_usage, scale.architecture())
+    naive_total = sum(naive_priced.values())
+    say("")
+    say(
+        "Cost per 1,000,000 redriven records at us-east-1 list prices (bench/cost.py), beside the naive "
+        f"design measured on the same engine ({NAIVE_RECORDS} records, one inline Map iteration and one "
+        "consumer invoke each):"
+    )
+    say("")
+    say("| service | this design | naive |")
+    say("|---|---|---|")
+    for service in priced:
+        say(f"| {service} | ${priced[service]:.2f} | ${naive_priced[service]:.2f} |")
+    say(f"| **total** | **${total:.2f}** | **${naive_total:.2f}** |")
+    if pacing:
+        say("")
+        say(f"(Lambda includes the pacing wait billed in Redrive at the default rate: {pacing:,.0f} GB-s.)")
+    say("")
+    print("... the pace table", file=sys.stderr, flush=True)
+    table, ratios = _pace()
+    say("Pace (bench/redrive_pace.py):")
+    say("")
+    say("```text")
+    say(table)
+    say("```")
+    say("")
+    transitions_per_record = at_million["transitions"] / MILLION
+    worst, best = (min(ratios), max(ratios)) if ratios else (0.0, 0.0)
+    ratio = naive_total / total if total else 0.0
+    say(
+        f"bench: cost per 1M ${total:.2f} (naive ${naive_total:.2f}, {ratio:.0f}\u00d7 cheaper), "
+        f"{transitions_per_record:.3f} transitions per record, largest execution at 1M "
+        f"{at_million['historyEvents']:,.0f} events, pace worst {worst:.2f} best {best:.2f}, "
+        f"10k rehearsal {rehearsal_10k.seconds:.0f} s"
+    )
+    return "\n".join(lines)
+
+
+def rewrite_readme(block: str) -> None:
+    """Replace the marked block of README.md (add it, under "Performance", if it is not there)."""
+    text = README.read_text()
+    generated = f"{START}\n<!-- generated by `make bench`: do not edit by hand -->\n\n{block}\n\n{END}"
+    if START in text and END in text:
+        text = text[: text.index(START)] + generated + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + generated + "\n"
+    README.write_text(text)
+
+
+def main() -> None:
+    started = time.monotonic()
+    block = run()
+    if "--no-readme" not in sys.argv:
+        rewrite_readme(block)
+        print(f"README.md: the Performance block rewritten ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""The server and DynamoDB workarounds (``workarounds/server.py``, ``workarounds/dynamodb.py``), pinned."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from redrive_local.engine import LocalEngine
+
+from .moto_probes import moto_source
+
+
+@pytest.mark.pins("_server_lists_its_services_once")
+def test_server_lists_its_services_once(engine: LocalEngine) -> None:
+    """moto's ``list_of_moto_modules`` lists its package folder on every call, and the
+    server's router calls it for each request; listed once here, with the same answer."""
+    import os
+
+    import moto
+    from moto import backends
+
+    assert "os.listdir(path)" in moto_source("moto.backends", "list_of_moto_modules")
+    folder = os.path.dirname(moto.__file__)
+    fresh = sorted(n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n)) and not n.startswith("__"))
+    assert list(backends.list_of_moto_modules()) == fresh
+    assert backends.list_of_moto_modules() is backends.list_of_moto_modules(), "listed once"
+    assert engine.client("sqs").list_queues() is not None, "requests are still routed"
+
+
+def _table(engine: LocalEngine) -> str:
+    name = f"wa-{uuid.uuid4().hex[:8]}"
+    engine.client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return name
+
+
+def _claim(table: str, batch: str) -> list[dict[str, Any]]:
+    """The Redrive claim's shape: an update of the lease and a conditional put of the batch."""
+    return [
+        {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": "run#1"}},
+                "UpdateExpression": "SET inFlight.#b = :one",
+                "ConditionExpression": "#s = :open",
+                "ExpressionAttributeNames": {"#s": "status", "#b": batch},
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":open": {"S": "open"}},
+            }
+        },
+        {
+            "Put": {
+                "TableName": table,
+                "Item": {"pk": {"S": f"batch#{batch}"}, "status": {"S": "started"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        },
+    ]
+
+
+@pytest.mark.pins("_dynamodb_transactions_back_up_their_items")
+def test_dynamodb_transactions_back_up_their_items(engine: LocalEngine) -> None:
+    """moto deep-copies each table a transaction touches, whole; here only the written items
+    are backed up, a cancelled transaction still leaves every item as it was, and claims
+    made from many threads at once all succeed (no "dictionary changed size" 500s)."""
+    assert "copy.deepcopy(\n                    self.tables[table_name]" in moto_source(
+        "moto.dynamodb.models", "DynamoDBBackend.transact_write_items"
+    )
+    dynamodb = engine.client("dynamodb")
+    table = _table(engine)
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "run#1"}, "status": {"S": "open"}, "inFlight": {"M": {}}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "batch#taken"}, "status": {"S": "completed"}})
+
+    with pytest.raises(ClientError) as cancelled:
+        dynamodb.transact_write_items(TransactItems=_claim(table, "taken"))
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    lease = dynamodb.get_item(TableName=table, Key={"pk": {"S": "run#1"}}, ConsistentRead=True)["Item"]
+    assert lease["inFlight"] == {"M": {}}, "the update that succeeded inside the cancelled transaction was undone"
+    taken = dynamodb.get_item(TableName=table, Key={"pk": {"S": "batch#taken"}})["Item"]
+    assert taken["status"] == {"S": "completed"}
+
+    failures: list[BaseException] = []
+
+    def claim(n: int) -> None:
+        try:
+            for i in range(10):
+                engine.client("dynamodb").transact_write_items(TransactItems=_claim(table, f"b{n}-{i}"))
+                engine.client("dynamodb").put_item(TableName=table, Item={"pk": {"S": f"other#{n}-{i}"}})
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    lease = dynamodb.get_item(TableName=table, Key={"pk": {"S": "run#1"}}, ConsistentRead=True)["Item"]
+    assert len(lease["inFlight"]["M"]) == 60
