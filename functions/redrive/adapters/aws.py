@@ -39,6 +39,11 @@ from ..errors import aws_error_code
 _clients: dict[tuple[str, str, str, str], Any] = {}
 _lock = threading.Lock()
 _CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, max_pool_connections=20)
+# One session for the process: it parses each service's model once, so a client is quick to
+# make. A Session is not safe to share across threads while it makes clients, hence its own lock
+# (held only while making one; the cache's lock is never held while a client is made).
+_session = boto3.session.Session()
+_session_lock = threading.Lock()
 
 
 def _environment_key(name: str) -> tuple[str, str, str, str]:
@@ -52,15 +57,41 @@ def _environment_key(name: str) -> tuple[str, str, str, str]:
     )
 
 
+def _environment_client(service: str, config: Config) -> Any:
+    """A client for ``service`` with the region, endpoint and credentials the environment holds
+    now (on Lambda the execution role's; locally each function's own), read explicitly rather
+    than through the shared session, which would resolve credentials once for every caller."""
+    env = os.environ
+    kwargs: dict[str, Any] = {
+        "region_name": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+        "endpoint_url": env.get("AWS_ENDPOINT_URL") or None,
+    }
+    if env.get("AWS_ACCESS_KEY_ID"):
+        kwargs.update(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=env.get("AWS_SESSION_TOKEN") or None,
+        )
+    with _session_lock:
+        return _session.client(service, config=config, **kwargs)
+
+
+def _cached(cache: dict[tuple[str, str, str, str], Any], name: str, service: str, config: Config) -> Any:
+    key = _environment_key(name)
+    with _lock:
+        known = cache.get(key)
+    if known is not None:
+        return known
+    made = _environment_client(service, config)
+    with _lock:
+        return cache.setdefault(key, made)  # two first calls at once: both get the first one made
+
+
 def client(service: str) -> Any:
     """A client for ``service`` in the function's region (and endpoint, when one is set), with
     the function's credentials (one process may host several functions locally, each with
-    its own role)."""
-    key = _environment_key(service)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = boto3.session.Session().client(service, config=_CONFIG)
-        return _clients[key]
+    its own role), made once per execution environment."""
+    return _cached(_clients, service, service, _CONFIG)
 
 
 _STREAM_READ_CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=5)
@@ -71,11 +102,7 @@ def stream_read_client(service: str) -> Any:
     """A Kinesis or DynamoDB Streams client without SDK retries: the shard reader paces its
     GetRecords and backs off throttles itself, within a budget it can keep (the SDK's adaptive
     retries would wait on top of it, unbounded by that budget)."""
-    key = _environment_key(service)
-    with _lock:
-        if key not in _stream_clients:
-            _stream_clients[key] = boto3.session.Session().client(service, config=_STREAM_READ_CONFIG)
-        return _stream_clients[key]
+    return _cached(_stream_clients, service, service, _STREAM_READ_CONFIG)
 
 
 # Lambda's longest Timeout: what a consumer whose configuration cannot be read may take.
@@ -125,11 +152,7 @@ def consumer_timeout_seconds(function_arn: str) -> int:
 def invoke_client(function_arn: str) -> Any:
     """The Lambda client that invokes ``function_arn``: see :func:`invoke_config`."""
     timeout = consumer_timeout_seconds(function_arn)
-    key = _environment_key(f"lambda-invoke-{timeout}")
-    with _lock:
-        if key not in _clients:
-            _clients[key] = boto3.session.Session().client("lambda", config=invoke_config(timeout))
-        return _clients[key]
+    return _cached(_clients, f"lambda-invoke-{timeout}", "lambda", invoke_config(timeout))
 
 
 def redrive_time_left() -> Callable[[], float]:
