@@ -1,4 +1,5 @@
-"""DynamoDB: transactions that back up the items they write, not the whole table."""
+"""DynamoDB: conditional writes applied atomically; transactions that back up the items they
+write, not the whole table."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 
 from .registry import workaround
 
-_TRANSACTIONS = threading.Lock()
+# One write or transaction at a time, across the server's request threads. Reentrant: a
+# batch write puts its items through put_item.
+_WRITES = threading.RLock()
 
 
 class _TablesNotCopied:
@@ -53,7 +56,7 @@ def _dynamodb_transactions_back_up_their_items() -> None:
     requests write to them, so a transaction can fail with ``RuntimeError: dictionary changed
     size during iteration`` (HTTP 500), which AWS never answers for that. Here a transaction
     backs up only the items it writes (at most 100), restores those if it is cancelled, and
-    transactions run one at a time (AWS isolates them from each other)."""
+    transactions run one at a time, apart from every other write (AWS isolates them)."""
     import moto.dynamodb.models as models
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
@@ -62,7 +65,7 @@ def _dynamodb_transactions_back_up_their_items() -> None:
     original = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        with _TRANSACTIONS:
+        with _WRITES:
             backups = []
             for table_name, key in _written_keys(self, transact_items):
                 try:
@@ -78,6 +81,29 @@ def _dynamodb_transactions_back_up_their_items() -> None:
                 raise
 
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+@workaround
+def _dynamodb_conditional_writes_are_atomic() -> None:
+    """moto evaluates a write's ConditionExpression, then applies the write, with nothing held
+    between the two, and its server answers each request on a thread of its own: two
+    conditional writes of one item at once can both pass a condition only one of them should
+    (two lanes got the same pace slot: a pace cell read 1.06 of the rate, and the concurrent
+    rate limiter test failed under load). DynamoDB checks a conditional PutItem, UpdateItem or
+    DeleteItem against the item and writes it as one operation (Developer Guide: condition
+    expressions and conditional writes), so of two racing writes only one can pass a
+    condition the other's write breaks. Here each runs whole under one lock, transactions too."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def write(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _WRITES:
+                return __original(self, *args, **kwargs)
+
+        write.__name__ = write.__qualname__ = name
+        setattr(DynamoDBBackend, name, write)
 
 
 def _restore(table: Any, key: dict[str, Any], item: Any) -> None:

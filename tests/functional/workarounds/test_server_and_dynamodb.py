@@ -104,3 +104,54 @@ def test_dynamodb_transactions_back_up_their_items(engine: LocalEngine) -> None:
     assert failures == []
     lease = dynamodb.get_item(TableName=table, Key={"pk": {"S": "run#1"}}, ConsistentRead=True)["Item"]
     assert len(lease["inFlight"]["M"]) == 60
+
+
+@pytest.mark.pins("_dynamodb_conditional_writes_are_atomic")
+def test_dynamodb_conditional_writes_are_atomic(engine: LocalEngine) -> None:
+    """moto evaluates a condition (or an update expression on the item it read), then writes,
+    with nothing held between: racing writers can both pass one condition, or both add to the
+    same value. Here of many writers racing on one item exactly one passes each condition,
+    and every increment returns a value no other writer got, as on AWS."""
+    assert "Lock" not in moto_source("moto.dynamodb.models", "DynamoDBBackend.update_item")
+    assert "Lock" not in moto_source("moto.dynamodb.models", "DynamoDBBackend.put_item")
+    table = _table(engine)
+    winners: list[str] = []
+    counted: list[int] = []
+    failures: list[BaseException] = []
+    writers, rounds = 8, 40
+    start = threading.Barrier(writers)
+
+    def race() -> None:
+        dynamodb = engine.client("dynamodb")
+        start.wait(10)
+        try:
+            for slot in range(rounds):
+                try:
+                    dynamodb.put_item(
+                        TableName=table,
+                        Item={"pk": {"S": f"slot#{slot}"}},
+                        ConditionExpression="attribute_not_exists(pk)",
+                    )
+                    winners.append(f"slot#{slot}")
+                except ClientError as error:
+                    if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                        raise
+                answer = dynamodb.update_item(
+                    TableName=table,
+                    Key={"pk": {"S": "count"}},
+                    UpdateExpression="SET n = if_not_exists(n, :zero) + :one",
+                    ExpressionAttributeValues={":zero": {"N": "0"}, ":one": {"N": "1"}},
+                    ReturnValues="UPDATED_NEW",
+                )
+                counted.append(int(answer["Attributes"]["n"]["N"]))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=race) for _ in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(winners) == sorted(f"slot#{slot}" for slot in range(rounds)), "one winner a slot"
+    assert sorted(counted) == list(range(1, writers * rounds + 1)), "every increment its own value"
