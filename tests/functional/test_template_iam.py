@@ -12,7 +12,8 @@ import pytest
 
 from redrive_local.deploy import DeployedStack, deploy_stack, load_template
 from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
-from redrive_local.strict.iam import is_allowed, role_policies
+from redrive_local.strict.iam import role_policies
+from redrive_local.strict.policy_evaluation import is_allowed
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 OTHER_DLQ = "arn:aws:sqs:us-east-1:123456789012:legacy-dlq"

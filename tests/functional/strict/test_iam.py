@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from redrive_local.engine import LocalEngine
 from redrive_local.strict import lenient
-from redrive_local.strict.iam import is_allowed
+from redrive_local.strict.policy_evaluation import is_allowed
 from tests.support.stack import PythonFunction
 
 _TRUST = {
