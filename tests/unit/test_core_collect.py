@@ -176,6 +176,22 @@ def registered(leases: FakeStateStore) -> int:
     return lease.pages
 
 
+def fail_a_delete_then_redeliver(dlq: FakeDlq, message_id: str) -> None:
+    """``message_id``'s delete fails (the call and its retry); before the second receive the
+    deletes work again and every message in flight comes back, as SQS redelivers one whose
+    visibility timeout ran out."""
+    dlq.fail_delete_of = {message_id}
+    original_receive = dlq.receive
+
+    def receive_then_redeliver_once(max_messages: int, wait_seconds: int = 0) -> list[ReceivedMessage]:
+        if len(dlq.requested) == 1:
+            dlq.fail_delete_of = set()
+            dlq.redeliver_in_flight()
+        return original_receive(max_messages)
+
+    dlq.receive = receive_then_redeliver_once  # type: ignore[method-assign]
+
+
 class TestMoveMessagesToManifest:
     def test_each_page_is_stored_and_registered_before_it_is_deleted(self) -> None:
         store, data, leases, dlq = new_dlq(pointer_bodies(25))
@@ -236,16 +252,7 @@ class TestMoveMessagesToManifest:
 
     def test_a_redelivered_message_is_counted_once(self) -> None:
         _, data, leases, dlq = new_dlq(pointer_bodies(3), page_size=2)
-        dlq.fail_delete_of = {"m001"}
-        original_receive = dlq.receive
-
-        def receive_then_redeliver_once(max_messages: int, wait_seconds: int = 0) -> list[ReceivedMessage]:
-            if len(dlq.requested) == 1:
-                dlq.fail_delete_of = set()
-                dlq.redeliver_in_flight()
-            return original_receive(max_messages)
-
-        dlq.receive = receive_then_redeliver_once  # type: ignore[method-assign]
+        fail_a_delete_then_redeliver(dlq, "m001")
         messages = move_messages_to_manifest(dlq, data, leases, max_messages=10)
         assert sorted(m.message_id for m in messages) == ["m000", "m001", "m002"]
         # m001 failed to delete twice (the call and its retry), then came back in the second
@@ -256,16 +263,7 @@ class TestMoveMessagesToManifest:
 
     def test_a_message_undeleted_then_redelivered_and_deleted_is_held(self) -> None:
         _, data, leases, dlq = new_dlq(pointer_bodies(3), page_size=2)
-        dlq.fail_delete_of = {"m001"}
-        original_receive = dlq.receive
-
-        def receive_then_redeliver_once(max_messages: int, wait_seconds: int = 0) -> list[ReceivedMessage]:
-            if len(dlq.requested) == 1:
-                dlq.fail_delete_of = set()
-                dlq.redeliver_in_flight()
-            return original_receive(max_messages)
-
-        dlq.receive = receive_then_redeliver_once  # type: ignore[method-assign]
+        fail_a_delete_then_redeliver(dlq, "m001")
         collected = collect(dlq, data, leases, max_messages=10)
         assert dlq.still_there() == []  # m001 left the DLQ: only the run has it now
         assert sorted(data.held_messages(registered(leases))) == ["m000", "m001", "m002"]
