@@ -27,8 +27,12 @@ browser:
 demo: setup
 	$(BIN)/redrive-local demo
 
+# pytest in two workers (pytest-xdist); each starts its own local stack. tests/conftest.py
+# keeps a module's tests, and folders checked as a whole, in one worker.
+TEST_WORKERS ?= 2
+
 test: setup browser lint validate
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 lint: setup
 	$(BIN)/ruff check functions local tests bench

@@ -7,11 +7,12 @@ and workflow conftest files load, so a unit run never imports moto.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.tiers import engine_modules, rule_of, tier_of
+from tests.support.tiers import engine_modules, rule_of, tier_of, worker_group
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -31,6 +32,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             f"the unit tier may touch nothing, but collecting it loaded {shown}: keep that import out of "
             "tests/unit and tests/conftest.py, or move the test to tests/functional"
         )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (``make test`` runs two workers), whole groups go to one worker: a
+    module (its module-scoped fixtures), or a folder whose last test checks every other one
+    there (see ``worker_group``). xdist's own ``loadgroup`` cannot do it with this pytest: it
+    renames ``item._nodeid``, which pytest 9 no longer reads."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByWorkerGroup(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(Path(nodeid.split("::", 1)[0]))
+
+    return ByWorkerGroup(config, log)
 
 
 def __getattr__(name: str) -> Any:

@@ -57,3 +57,25 @@ class NetworkInUnitTest(RuntimeError):
 
 def refuse_connection(*args: Any, **kwargs: Any) -> Any:
     raise NetworkInUnitTest("the unit tier may touch nothing: use a fake, or move the test to tests/functional")
+
+
+# Folders whose last test checks what every other test there did (each workaround, each strict
+# rule pinned by a test that passed): under pytest-xdist they run in one worker, whole.
+CHECKED_AS_A_WHOLE = (("functional", "workarounds"), ("functional", "strict"))
+
+
+def worker_group(path: Path) -> str:
+    """The tests that must run in one process under pytest-xdist (``make test`` runs two
+    workers): a module's tests together (they share its module-scoped fixtures), and the
+    whole of each folder in :data:`CHECKED_AS_A_WHOLE`. ``path``: a test file, absolute or
+    relative to the repository (as in a node id)."""
+    if not path.is_absolute():
+        path = TESTS_ROOT.parent / path
+    try:
+        parts = path.resolve().relative_to(TESTS_ROOT).parts
+    except ValueError:
+        return str(path)
+    for folder in CHECKED_AS_A_WHOLE:
+        if parts[: len(folder)] == folder:
+            return "/".join(folder)
+    return "/".join(parts)
