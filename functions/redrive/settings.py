@@ -14,6 +14,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .contracts.run import LONGEST_APPROVAL_WAIT_SECONDS
 from .contracts.vocab import Target
 from .errors import ConfigurationError
 from .rules.registry import parse_module_list
@@ -70,7 +71,9 @@ class PrepareSettings(StateTableSettings, RuleSettings):
     # The SSM parameter holding the run defaults (the handler reads it into run_defaults).
     run_defaults_parameter: str = Field(default="", alias="RUN_DEFAULTS_PARAMETER")
     run_defaults: str = "{}"
-    approval_timeout_seconds: int = Field(default=86400, alias="APPROVAL_TIMEOUT_SECONDS", ge=1)
+    approval_timeout_seconds: int = Field(
+        default=86400, alias="APPROVAL_TIMEOUT_SECONDS", ge=1, le=LONGEST_APPROVAL_WAIT_SECONDS
+    )
     allow_skip_approval: bool = Field(default=False, alias="ALLOW_SKIP_APPROVAL")
     # The Redrive function's Timeout: a batch's pacing pause must fit in it (Prepare checks).
     redrive_timeout_seconds: int = Field(default=300, alias="REDRIVE_TIMEOUT_SECONDS", ge=61, le=900)

@@ -21,9 +21,11 @@ import time
 from typing import Any
 
 from ..contracts.ledger import LeaseStatus, RunLease
+from ..contracts.run import LONGEST_APPROVAL_WAIT_SECONDS
 from ..errors import AlreadyClaimed, Fenced, LockHeld, aws_error_code
 
-LEASE_SECONDS = 8 * 24 * 3600  # longer than a run can last: approval waits up to 7 days
+# Longer than a run can last: a day more than the longest approval wait, for the steps around it.
+LEASE_SECONDS = LONGEST_APPROVAL_WAIT_SECONDS + 24 * 3600
 SETTLED_KEEP_SECONDS = 30 * 24 * 3600
 OPEN_RUNS_INDEX = "open-runs"
 

@@ -56,9 +56,14 @@ class FetchInput(_Strict):
     throttle_budget_seconds: int | None = Field(default=None, alias="throttleBudgetSeconds", ge=1, le=40)
 
 
+# The longest a run waits for a decision, from the run input or the stack's default (the
+# template's ApprovalTimeoutSeconds MaxValue): the DLQ lock's lease outlasts it.
+LONGEST_APPROVAL_WAIT_SECONDS = 7 * 24 * 3600
+
+
 class ApprovalInput(_Strict):
     skip: bool | None = None
-    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds", ge=1, le=7 * 24 * 3600)
+    timeout_seconds: int | None = Field(default=None, alias="timeoutSeconds", ge=1, le=LONGEST_APPROVAL_WAIT_SECONDS)
 
 
 class ManualInput(_Strict):
