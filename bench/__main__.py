@@ -13,14 +13,10 @@ and ends with the one ``bench:`` line. The same text replaces the block between
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -35,58 +31,34 @@ FIT_BATCH = 50  # the second batch size the fit needs
 
 
 def _pace() -> tuple[str, list[float]]:
-    """The pace table as bench/redrive_pace.py gives it, and every achieved/target ratio in it."""
-    import redrive_pace  # type: ignore[import-not-found]
+    """The pace table of bench/redrive_pace.py at its defaults, and every achieved/target ratio in it."""
+    import redrive_pace
 
-    table = getattr(redrive_pace, "pace_table", None)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        if callable(table):
-            result: Any = table()
-        else:
-            argv, sys.argv = sys.argv, ["redrive_pace.py"]
-            try:
-                redrive_pace.main()
-            finally:
-                sys.argv = argv
-            result = None
-    text = result if isinstance(result, str) else out.getvalue()
-    ratios: list[float] = []
-    if isinstance(result, list | tuple):
-        for row in result:
-            values = row.values() if isinstance(row, dict) else (row if isinstance(row, list | tuple) else [row])
-            ratios += [float(v) for v in values if isinstance(v, float) and 0 < v <= 2]
-        text = text or "\n".join(str(row) for row in result)
-    if not ratios:
-        ratios = [int(p) / 100 for p in re.findall(r"(\d+)%", text)]
-    return text.rstrip(), ratios
+    rows = [redrive_pace.HEADER]
+
+    def show(cell: redrive_pace.PaceCell) -> None:
+        rows.append(redrive_pace.format_cell(cell))
+        print(rows[-1], file=sys.stderr, flush=True)
+
+    cells = redrive_pace.pace_table(on_cell=show)
+    rows.append(redrive_pace.summary(cells))
+    return "\n".join(rows), [cell.ratio for cell in cells]
 
 
-def _usage(figures: dict[str, float], child_gb_seconds: float, pacing_gb_seconds: float) -> cost.Usage:
+def _usage(figures: dict[str, float], child_gb_seconds: float) -> cost.Usage:
     express = scale.child_workflow_type() == "EXPRESS"
     return cost.Usage(
         standard_transitions=figures["parentTransitions"] if express else figures["transitions"],
         express_requests=figures["children"] if express else 0.0,
         express_gb_seconds=child_gb_seconds if express else 0.0,
         lambda_requests=figures["lambdaInvocations"],
-        lambda_gb_seconds=figures["lambdaGbSeconds"] + pacing_gb_seconds,
+        lambda_gb_seconds=figures["lambdaGbSeconds"],
         s3_puts=figures["s3Puts"],
         s3_gets=figures["s3Gets"],
         dynamodb_write_units=figures["dynamodbWriteUnits"],
         dynamodb_read_units=figures["dynamodbReadUnits"],
         sqs_requests=figures["sqsRequests"],
     )
-
-
-def _pacing_seconds_per_batch(batch: int) -> float:
-    """The wait a batch's Redrive invocation is billed for at the default rate, if the
-    design still waits inside the function (``slot_seconds`` in core/redrive.py)."""
-    try:
-        from redrive.core.redrive import slot_seconds
-    except ImportError:
-        return 0.0
-    concurrency = int(scale.template_default("DefaultConcurrency"))
-    return float(slot_seconds(batch, concurrency, float(scale.template_default("DefaultRatePerSecond"))))
 
 
 def run() -> str:
@@ -160,8 +132,8 @@ def run() -> str:
     child_seconds = [s for r in runs if r.records == 10_000 for s in r.child_seconds]
     child_gb = sum(cost.express_gb_seconds(s) for s in child_seconds)
     child_gb_million = child_gb * MILLION / 10_000
-    pacing = _pacing_seconds_per_batch(batch) * million_batches * 512 / 1024
-    priced = cost.cost(_usage(at_million, child_gb_million, pacing), scale.architecture())
+    # No pacing wait is billed: a batch waits for its slot in the child's Wait state (core/redrive.py).
+    priced = cost.cost(_usage(at_million, child_gb_million), scale.architecture())
     total = sum(priced.values())
 
     consumer = next(n for r in runs for n, logical in r.functions.items() if logical == "OrdersConsumerFunction")
@@ -188,9 +160,6 @@ def run() -> str:
     for service in priced:
         say(f"| {service} | ${priced[service]:.2f} | ${naive_priced[service]:.2f} |")
     say(f"| **total** | **${total:.2f}** | **${naive_total:.2f}** |")
-    if pacing:
-        say("")
-        say(f"(Lambda includes the pacing wait billed in Redrive at the default rate: {pacing:,.0f} GB-s.)")
     say("")
     print("... the pace table", file=sys.stderr, flush=True)
     table, ratios = _pace()

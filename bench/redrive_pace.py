@@ -189,6 +189,28 @@ def _numbers(text: str, kind: type) -> list[Any]:
     return [kind(part) for part in text.split(",") if part]
 
 
+HEADER = (
+    f"{'shards':>6} {'rate/s':>7} {'conc':>5} {'records':>8} {'batch':>6} {'achieved/s':>11} "
+    f"{'achieved/target':>16} {'sent/s':>8} {'events':>7} {'wall s':>7}"
+)
+
+
+def format_cell(c: PaceCell) -> str:
+    """One row of the table under :data:`HEADER`; a run that did not succeed says so."""
+    flag = "" if c.status == "SUCCEEDED" else f"  {c.status}"
+    return (
+        f"{c.shards:>6} {c.rate:>7g} {c.concurrency:>5} {c.records:>8} {c.batch_size:>6} "
+        f"{c.achieved_per_second:>11.1f} {c.ratio:>16.2f} {c.sent_per_second:>8.1f} "
+        f"{c.parent_events:>7} {c.wall_seconds:>7.1f}{flag}"
+    )
+
+
+def summary(cells: Sequence[PaceCell]) -> str:
+    ratios = [c.ratio for c in cells]
+    within = sum(1 for r in ratios if 0.9 <= round(r, 2) <= 1.0)  # as the table shows them
+    return f"pace: worst {min(ratios):.2f}, best {max(ratios):.2f}, {within} of {len(ratios)} cells within [0.9, 1.0]"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="about how long each cell redrives")
@@ -197,31 +219,16 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,4,10")
     parser.add_argument("--shards", default="1,4")
     args = parser.parse_args()
-    print(
-        f"{'shards':>6} {'rate/s':>7} {'conc':>5} {'records':>8} {'batch':>6} {'achieved/s':>11} "
-        f"{'achieved/target':>16} {'sent/s':>8} {'events':>7} {'wall s':>7}"
-    )
-
-    def show(c: PaceCell) -> None:
-        flag = "" if c.status == "SUCCEEDED" else f"  {c.status}"
-        print(
-            f"{c.shards:>6} {c.rate:>7g} {c.concurrency:>5} {c.records:>8} {c.batch_size:>6} "
-            f"{c.achieved_per_second:>11.1f} {c.ratio:>16.2f} {c.sent_per_second:>8.1f} "
-            f"{c.parent_events:>7} {c.wall_seconds:>7.1f}{flag}",
-            flush=True,
-        )
-
+    print(HEADER)
     cells = pace_table(
         _numbers(args.rates, float),
         _numbers(args.concurrency, int),
         _numbers(args.shards, int),
         args.seconds,
         target=args.target,
-        on_cell=show,
+        on_cell=lambda cell: print(format_cell(cell), flush=True),
     )
-    ratios = [c.ratio for c in cells]
-    within = sum(1 for r in ratios if 0.9 <= r <= 1.0)
-    print(f"pace: worst {min(ratios):.2f}, best {max(ratios):.2f}, {within} of {len(ratios)} cells within [0.9, 1.0]")
+    print(summary(cells))
 
 
 if __name__ == "__main__":

@@ -319,6 +319,28 @@ class NaiveRun:
         }
 
 
+def _naive_role(engine: LocalEngine, consumer_arn: str) -> str:
+    """The naive machine's execution role: Step Functions may assume it, and it may invoke the
+    consumer and nothing else (the strict stack runs the machine's Lambda calls as this role)."""
+    iam = engine.client("iam")
+    name = f"bench-naive-{uuid.uuid4().hex[:8]}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    invoke = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": [consumer_arn, f"{consumer_arn}:*"]}
+        ],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="invoke-consumer", PolicyDocument=json.dumps(invoke))
+    return arn
+
+
 def naive(records: int, consumer_arn: str, engine: LocalEngine | None = None) -> NaiveRun:
     """The naive design on the same engine: a state machine the bench deploys, whose input
     holds one Kinesis event per record, each sent to the consumer on its own."""
@@ -328,7 +350,7 @@ def naive(records: int, consumer_arn: str, engine: LocalEngine | None = None) ->
     machine = sfn.create_state_machine(
         name=f"bench-naive-{uuid.uuid4().hex[:8]}",
         definition=definition,
-        roleArn="arn:aws:iam::123456789012:role/bench-naive",
+        roleArn=_naive_role(engine, consumer_arn),
     )["stateMachineArn"]
     events = [
         {
