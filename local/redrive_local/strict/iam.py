@@ -37,6 +37,7 @@ from urllib.parse import unquote
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.exceptions import JsonRESTError
 from moto.core.exceptions import _RESTError as RESTError
+from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.sts.models import sts_backends
 
@@ -152,9 +153,14 @@ def _caller(headers: Any) -> tuple[Caller, str, str] | None:
 
 
 def role_policies(role_arn: str) -> list[dict[str, Any]]:
-    """Every policy document the role has: inline, then managed (their default version)."""
+    """Every policy document the role has: inline, then managed (their default version). A
+    role that does not exist (deleted, or never made) has none: its calls are denied, as AWS
+    denies credentials whose role is gone, where moto's lookup would fail the request."""
     backend = iam_backends[_account_of(role_arn)][_partition_of(role_arn)]
-    role = backend.get_role(role_arn.rsplit("/", 1)[-1])
+    try:
+        role = backend.get_role(role_arn.rsplit("/", 1)[-1])
+    except NotFoundException:
+        return []
     documents: list[dict[str, Any]] = []
     for document in role.policies.values():
         documents.append(json.loads(document) if isinstance(document, str) else dict(document))

@@ -140,3 +140,27 @@ def test_a_condition_on_the_listed_prefix_allows_only_under_it() -> None:
     assert not is_allowed(policies, "s3:ListBucket", bucket, {}), "a request without the key does not match"
     unknown = {**listing, "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}
     assert not is_allowed([{"Statement": [unknown]}], "s3:ListBucket", bucket, {"s3:prefix": "aws/lambda/"})
+
+
+@pytest.mark.aws_rule("_iam_role_policies")
+def test_credentials_of_a_role_that_no_longer_exists_are_denied(engine: LocalEngine) -> None:
+    """A role deleted after its credentials were issued grants nothing: AccessDenied, not an
+    error from the lookup of a role that is gone."""
+    iam = engine.client("iam")
+    name = f"gone-{uuid.uuid4().hex[:8]}"
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=name, PolicyName="everything", PolicyDocument=json.dumps(everything))
+    sqs = engine.role_client("sqs", arn, "test")
+    sqs.list_queues()
+    iam.delete_role_policy(RoleName=name, PolicyName="everything")
+    iam.delete_role(RoleName=name)
+    with pytest.raises(ClientError) as denied:
+        sqs.list_queues()
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
