@@ -301,7 +301,9 @@ class Run:
     def planned(self) -> Run:
         return self.collect().manifest().fetch().plan()
 
-    def settle(self, mode: FinalizeMode, sink: FakeQueue | None = None, now: float = 2000.0) -> Report:
+    def settle(self, mode: FinalizeMode, sink: FakeQueue | None = None, now: float = 2000.0, **options: Any) -> Report:
+        """settle_run on this run's data, DLQ (or ``sink``) and state; ``options``: the rest of
+        settle_run's keywords (history, in_flight_grace, error, ...)."""
         return settle_run(
             run=self.config,
             mode=mode,
@@ -309,6 +311,7 @@ class Run:
             dlq=self.dlq if sink is None else sink,
             state_store=self.state,
             now=now,
+            **options,
         )
 
     def finalize(self, mode: FinalizeMode) -> tuple[Settled, FakeQueue]:

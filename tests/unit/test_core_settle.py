@@ -246,15 +246,7 @@ class TestABatchInFlight:
     def test_younger_than_the_grace_the_settle_is_deferred_and_sends_nothing(self) -> None:
         run, late = self.claimed_not_ended(claimed_at=1900.0)
         with pytest.raises(SettleDeferred, match=late):
-            settle_run(
-                run=run.config,
-                mode=FinalizeMode.RELEASE,
-                data=run.data,
-                dlq=run.dlq,
-                state_store=run.state,
-                now=2000.0,
-                in_flight_grace=300.0,
-            )
+            run.settle(FinalizeMode.RELEASE, now=2000.0, in_flight_grace=300.0)
         assert run.dlq.sent == []
         assert run.data.disposition() is None and run.data.report() is None
         assert run.config.dlq_arn in run.state.locks
@@ -273,15 +265,7 @@ class TestABatchInFlight:
 
     def test_older_than_the_grace_it_settles_and_its_records_go_back(self) -> None:
         run, late = self.claimed_not_ended(claimed_at=1900.0)
-        report = settle_run(
-            run=run.config,
-            mode=FinalizeMode.RELEASE,
-            data=run.data,
-            dlq=run.dlq,
-            state_store=run.state,
-            now=2250.0,
-            in_flight_grace=300.0,
-        )
+        report = run.settle(FinalizeMode.RELEASE, now=2250.0, in_flight_grace=300.0)
         assert report.completed
         result = Settled.of(report, run.data)
         [late_record] = run.data.batch(late).records

@@ -11,7 +11,6 @@ import pytest
 from redrive.adapters.executions import StepFunctionsHistory
 from redrive.contracts.report import ExecutionCounts
 from redrive.contracts.vocab import FinalizeMode
-from redrive.core.settle import settle_run
 from tests.fakes import FakeHistory
 from tests.unit.test_core_finalize import Settled, assert_nothing_lost, standard_run
 
@@ -108,15 +107,7 @@ def test_the_report_carries_the_counts_and_the_usage_recorded_in_the_lease() -> 
     for _ in range(3):
         run.state.add_usage(run.config.run_id, 250, 250 * 512)
     history = FakeHistory(ExecutionCounts(executions=3, largest_history=120, state_transitions=50))
-    report = settle_run(
-        run=run.config,
-        mode=FinalizeMode.COMPLETE,
-        data=run.data,
-        dlq=run.dlq,
-        state_store=run.state,
-        now=2000.0,
-        history=history,
-    )
+    report = run.settle(FinalizeMode.COMPLETE, now=2000.0, history=history)
     assert report.metrics is not None
     assert (report.metrics.executions, report.metrics.history_events, report.metrics.state_transitions) == (3, 120, 50)
     assert report.metrics.lambda_invocations == 3
@@ -132,15 +123,7 @@ def test_executions_that_cannot_be_counted_never_keep_the_run_from_settling() ->
     run = standard_run().planned().redrive()
     history = FakeHistory()
     history.failure = ConnectionError("Step Functions went away")
-    report = settle_run(
-        run=run.config,
-        mode=FinalizeMode.COMPLETE,
-        data=run.data,
-        dlq=run.dlq,
-        state_store=run.state,
-        now=2000.0,
-        history=history,
-    )
+    report = run.settle(FinalizeMode.COMPLETE, now=2000.0, history=history)
     assert report.completed
     assert report.metrics is not None and report.metrics.history_events is None
     assert report.metrics.error == "the executions could not be counted: ConnectionError: Step Functions went away"
