@@ -39,6 +39,8 @@ class LocalApiGateway:
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.mounts: dict[str, str] = {}  # mount name -> api id
+        self._client: Any = None
+        self._client_lock = threading.Lock()
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -58,6 +60,14 @@ class LocalApiGateway:
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-api-gateway", daemon=True)
         self._thread.start()
+
+    def _lambda(self) -> Any:
+        """One Lambda client for every request (made on the first: the engine is still starting
+        when the gateway is)."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self.engine.client("lambda")
+            return self._client
 
     def base_url(self, mount: str) -> str:
         return f"http://127.0.0.1:{self.port}/{mount}"
@@ -113,7 +123,7 @@ class LocalApiGateway:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         event = self._event(request, lookup, path, parts.query, body)
-        response = self.engine.client("lambda").invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
+        response = self._lambda().invoke(FunctionName=function_arn, Payload=json.dumps(event).encode())
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError") or not isinstance(payload, dict):
             self._send(

@@ -53,6 +53,7 @@ class LocalEngine:
         self.session = boto3.session.Session(
             aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
         )
+        self._session_lock = threading.Lock()
         self._config = Config(
             retries={"max_attempts": 2, "mode": "standard"},
             account_id_endpoint_mode="disabled",
@@ -61,8 +62,12 @@ class LocalEngine:
 
     def client(self, service: str, user_agent_extra: str = "") -> Any:
         """An administrator's client (the harness's): strict.iam checks none of its calls;
-        ``user_agent_extra`` marks who calls (see strict.clock)."""
-        return self.session.client(service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra))
+        ``user_agent_extra`` marks who calls (see strict.clock). Threads share the session, so
+        clients are made one at a time (a Session is not safe to share while it makes one)."""
+        with self._session_lock:
+            return self.session.client(
+                service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra)
+            )
 
     def role_client(self, service: str, role_arn: str, session_name: str, user_agent_extra: str = "") -> Any:
         """A client signed with ``role_arn``'s credentials (assumed in moto's STS): its calls
