@@ -38,6 +38,7 @@ class LocalEngine:
         # execution history and the run report say what happened.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.repo_root = repo_root
+        _keep_connections_alive()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -54,6 +55,7 @@ class LocalEngine:
             aws_access_key_id="local", aws_secret_access_key="local", region_name=REGION
         )
         self._session_lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
         self._config = Config(
             retries={"max_attempts": 2, "mode": "standard"},
             account_id_endpoint_mode="disabled",
@@ -62,12 +64,19 @@ class LocalEngine:
 
     def client(self, service: str, user_agent_extra: str = "") -> Any:
         """An administrator's client (the harness's): strict.iam checks none of its calls;
-        ``user_agent_extra`` marks who calls (see strict.clock). Threads share the session, so
-        clients are made one at a time (a Session is not safe to share while it makes one)."""
+        ``user_agent_extra`` marks who calls (see strict.clock). One client per service and
+        caller, made once and shared (a boto3 client is safe to call from several threads);
+        threads share the session, so clients are made one at a time (a Session is not safe
+        to share while it makes one)."""
+        key = (service, user_agent_extra)
         with self._session_lock:
-            return self.session.client(
-                service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra)
-            )
+            made = self._clients.get(key)
+            if made is None:
+                made = self.session.client(
+                    service, endpoint_url=self.endpoint_url, config=self._with_agent(user_agent_extra)
+                )
+                self._clients[key] = made
+            return made
 
     def role_client(self, service: str, role_arn: str, session_name: str, user_agent_extra: str = "") -> Any:
         """A client signed with ``role_arn``'s credentials (assumed in moto's STS): its calls
@@ -104,6 +113,15 @@ class LocalEngine:
 
     def stop(self) -> None:
         self._server.stop()
+
+
+def _keep_connections_alive() -> None:
+    """moto's server answers HTTP/1.0 (werkzeug's default): every request of every client
+    opened a new TCP connection, a tenth of the local stack's CPU under load. Speaking
+    HTTP/1.1 lets botocore's connection pools keep their connections, as AWS's endpoints do."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    MotoRequestHandler.protocol_version = "HTTP/1.1"
 
 
 class _EndpointSession:

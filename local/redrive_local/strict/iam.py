@@ -372,21 +372,32 @@ def run_interpreter_as_execution_role() -> None:
         return
     make_client = lambda_eval_utils.boto_client_for
 
+    made: dict[tuple[str, str, str, RoleCredentials], Any] = {}
+    made_lock = threading.Lock()
+
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         role_arn = getattr(_running_as, "role_arn", "")
-        client = make_client(region=region, service=service, state_credentials=state_credentials)
-        if not role_arn:
-            return client
+        if not role_arn or state_credentials is not None:
+            return make_client(region=region, service=service, state_credentials=state_credentials)
         credentials = role_credentials(role_arn, "states-execution", region)
-        import boto3
+        # One client per role and service, reused by every task as AWS's service reuses its
+        # connections (making one per task was a tenth of the local stack's CPU).
+        key = (region, service, role_arn, credentials)
+        with made_lock:
+            client = made.get(key)
+            if client is None:
+                import boto3
 
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=client.meta.endpoint_url,
-            config=client.meta.config,
-            **credentials.as_client_kwargs(),
-        )
+                template = make_client(region=region, service=service, state_credentials=None)
+                client = boto3.session.Session().client(
+                    service,
+                    region_name=region,
+                    endpoint_url=template.meta.endpoint_url,
+                    config=template.meta.config,
+                    **credentials.as_client_kwargs(),
+                )
+                made[key] = client
+        return client
 
     def as_role(call: Any) -> Any:
         def wrapped(env: Any, *args: Any, **kwargs: Any) -> Any:
