@@ -467,6 +467,18 @@ class FakeHistory:
         return self.by_arn.get(execution_arn, self.default)
 
 
+class FakeMappings:
+    """Event source mappings' batch sizes by (function, stream ARN); unknown ones are None."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[tuple[str, str], int] = {}
+        self.asked: list[tuple[str, str]] = []
+
+    def batch_size(self, function: str, stream_arn: str) -> int | None:
+        self.asked.append((function, stream_arn))
+        return self.sizes.get((function, stream_arn))
+
+
 class FakeAdapters:
     """Every port the handlers build, as in-memory fakes (redrive.core.ports.Adapters)."""
 
@@ -486,6 +498,7 @@ class FakeAdapters:
         self.defaults = FakeRunDefaults()
         self.key = signing_key
         self.dlq_arrivals = FakeArrivals(self.state)
+        self.mappings = FakeMappings()
 
     def run_data(self, bucket: str, run_id: str) -> RunData:
         return RunData(self.store, RunPaths(run_id))
@@ -519,6 +532,9 @@ class FakeAdapters:
 
     def shard_reader(self, source: Any, fetch: Any = None) -> FakeShardReader:
         return self.reader
+
+    def consumer_mappings(self) -> FakeMappings:
+        return self.mappings
 
     def target(self, target: Any, queue_url: str | None, region: str) -> FakeTarget:
         return self.delivered

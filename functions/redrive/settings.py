@@ -65,7 +65,7 @@ class PrepareSettings(StateTableSettings, RuleSettings):
     default_max_messages: int = Field(default=1000, alias="DEFAULT_MAX_MESSAGES", ge=1)
     default_rate_per_second: float = Field(default=50, alias="DEFAULT_RATE_PER_SECOND", gt=0)
     default_concurrency: int = Field(default=2, alias="DEFAULT_CONCURRENCY", ge=1)
-    default_batch_size: int = Field(default=100, alias="DEFAULT_REDRIVE_BATCH_SIZE", ge=1)
+    default_batch_size: int = Field(default=500, alias="DEFAULT_REDRIVE_BATCH_SIZE", ge=1)
     default_target: Target = Field(default=Target.INVOKE, alias="DEFAULT_TARGET")
     source_stream_arn: str = Field(default="", alias="SOURCE_STREAM_ARN")
     # The SSM parameter holding the run defaults (the handler reads it into run_defaults).

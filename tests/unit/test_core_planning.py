@@ -15,6 +15,7 @@ from redrive.contracts.vocab import Ordering, Source, Target
 from redrive.core.fetch_groups import assign_records, build_fetch_groups
 from redrive.core.planning import PREVIEW_CHARS, SAMPLES_PER_RULE, plan_records
 from redrive.rules import load_rules
+from tests.fakes import FakeMappings
 from tests.support.rules import AMOUNT_AS_NUMBER, DROP_TEST_EVENTS
 
 KINESIS_ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/orders"
@@ -332,6 +333,60 @@ class TestBatches:
             plan = plan_records([group([kinesis(BASE)])], [], target=target, batch_size=10)
             assert plan.batches[0].function_arn is None
             assert plan.batches[0].target == target
+
+
+class TestConsumerBatchSize:
+    """Without an explicit batchSize, an invoked consumer gets batches no larger than its own
+    mapping sent (the pointers' batchSize)."""
+
+    def fetched(self) -> list[FetchedGroup]:
+        # orders-consumer's mapping failed batches of 3 and 4 records; audit-consumer's one of 2.
+        return [
+            group([kinesis(BASE + s) for s in range(3)], "m1"),
+            group([kinesis(BASE + s) for s in range(3, 7)], "m2"),
+            group([kinesis(BASE + s, shard=SHARD1) for s in range(2)], "m3", function_arn=OTHER_FUNCTION),
+        ]
+
+    def test_the_largest_pointer_batch_bounds_each_consumer(self) -> None:
+        plan = plan_records(self.fetched(), [], target=INVOKE, batch_size=500, follow_consumer_batch=True)
+        sizes = sorted((b.function_arn, len(b.records)) for b in plan.batches)
+        assert sizes == [(OTHER_FUNCTION, 2), (POINTER_FUNCTION, 3), (POINTER_FUNCTION, 4)]
+        assert plan.summary().largest_batch == 4, "the report says how large the batches were"
+
+    def test_a_smaller_batch_size_still_wins(self) -> None:
+        plan = plan_records(self.fetched(), [], target=INVOKE, batch_size=2, follow_consumer_batch=True)
+        assert {len(b.records) for b in plan.batches} == {1, 2}
+
+    def test_an_explicit_batch_size_is_used_as_given(self) -> None:
+        plan = plan_records(self.fetched(), [], target=INVOKE, batch_size=500)
+        assert sorted(len(b.records) for b in plan.batches) == [2, 7]
+
+    def test_the_override_function_takes_the_largest_of_every_pointer(self) -> None:
+        plan = plan_records(
+            self.fetched(),
+            [],
+            target=INVOKE,
+            batch_size=500,
+            function_override=OTHER_FUNCTION,
+            follow_consumer_batch=True,
+        )
+        assert {b.function_arn for b in plan.batches} == {OTHER_FUNCTION}
+        assert sorted(len(b.records) for b in plan.batches) == [2, 3, 4]
+
+    def test_the_consumers_mapping_wins_over_the_pointers(self) -> None:
+        # After a bisected batch the pointers are smaller than what the mapping sends.
+        mappings = FakeMappings()
+        mappings.sizes[(POINTER_FUNCTION, KINESIS_ARN)] = 5
+        plan = plan_records(
+            self.fetched(), [], target=INVOKE, batch_size=500, follow_consumer_batch=True, mappings=mappings
+        )
+        sizes = sorted((b.function_arn, len(b.records)) for b in plan.batches)
+        assert sizes == [(OTHER_FUNCTION, 2), (POINTER_FUNCTION, 2), (POINTER_FUNCTION, 5)]
+        assert sorted(mappings.asked) == sorted([(POINTER_FUNCTION, KINESIS_ARN), (OTHER_FUNCTION, KINESIS_ARN)])
+
+    def test_other_targets_are_not_bounded_by_the_consumer(self) -> None:
+        plan = plan_records(self.fetched(), [], target=STREAM, batch_size=500, follow_consumer_batch=True)
+        assert sorted(len(b.records) for b in plan.batches) == [2, 7]
 
 
 class TestRulesFired:

@@ -137,7 +137,8 @@ class TestPrepareRun:
         assert run.trigger == "manual"
         assert (run.max_messages, run.dry_run, run.rules) == (1000, False, [])
         assert run.redrive.target == "invoke"
-        assert (run.redrive.rate_per_second, run.redrive.concurrency, run.redrive.batch_size) == (50.0, 2, 100)
+        assert (run.redrive.rate_per_second, run.redrive.concurrency, run.redrive.batch_size) == (50.0, 2, 500)
+        assert run.redrive.batch_size_is_default, "no batchSize was asked for"
         assert (run.locked, run.lock_holder) == (True, None)
         assert run.paths.prefix == "runs/run-2026-11-22/"
         assert lock.calls == [(queue_arn(DLQ_URL), EXECUTION_ARN)], "the lock is keyed by the queue's ARN"
@@ -175,7 +176,7 @@ class TestPrepareRun:
         assert (run.max_messages, run.dry_run, run.comment) == (7, True, "after the fix")
         assert run.rules == raw["rules"]
         assert (run.redrive.target, run.redrive.queue_url) == ("queue", "https://sqs/123456789012/q")
-        # The default batch (100) is cut to what one lane sends in a slice: 100 s * 2.5/s / 4 lanes.
+        # The default batch (500) is cut to what one lane sends in a slice: 100 s * 2.5/s / 4 lanes.
         assert (run.redrive.rate_per_second, run.redrive.concurrency, run.redrive.batch_size) == (2.5, 4, 62)
         assert run.redrive.ordering == "ordered"
         assert lock.calls == [(queue_arn(raw["dlqUrl"]), EXECUTION_ARN)]
@@ -187,6 +188,7 @@ class TestPrepareRun:
         )
         assert run.max_messages == 20
         assert (run.redrive.target, run.redrive.batch_size, run.redrive.rate_per_second) == ("stream", 200, 5.0)
+        assert not run.redrive.batch_size_is_default, "a batchSize in RunDefaults is asked for, as in the input"
 
     def test_alarm_trigger(self, settings: Settings) -> None:
         raw = {"trigger": "alarm", "alarmName": "dlq-depth", "alarmTime": "2026-11-22T03:15:00Z", "alarmReason": "x"}

@@ -208,7 +208,9 @@ def test_a_stop_mid_redrive_deletes_only_the_finished_objects_and_a_second_run_d
     assert consumer_calls(engine, rehearsal) == calls + len(redriven)
 
     # The lock is free: a second run takes the objects that stayed, and only those.
-    second = start_s3_run(rehearsal, failures, redrive={"concurrency": 1})  # one lane: one batch
+    # One lane, and a batchSize: the consumer's mapping sends one record a batch, which is
+    # what a default-sized run would follow.
+    second = start_s3_run(rehearsal, failures, redrive={"concurrency": 1, "batchSize": 10})
     assert wait_for_execution(sfn, second, timeout=60)["status"] == "SUCCEEDED"
     again = finished_report(engine, bucket, second.rsplit(":", 1)[-1])
     assert again["counts"]["dlqMessages"] == len(left)

@@ -20,6 +20,7 @@ from ..contracts.run import FetchSettings
 from ..contracts.vocab import Source, Target
 from ..core.ports import (
     Approvals,
+    ConsumerMappings,
     Dlq,
     DlqArrivals,
     ExecutionHistory,
@@ -227,6 +228,11 @@ class AwsAdapters:
             throttle_budget_seconds=fetch.throttle_budget_seconds,
             watched_stream_arn=os.environ.get("SOURCE_STREAM_ARN", ""),
         )
+
+    def consumer_mappings(self) -> ConsumerMappings:
+        from .mappings import LambdaMappings
+
+        return LambdaMappings(client("lambda"))
 
     def target(self, target: Target, queue_url: str | None, region: str) -> RedriveTarget:
         from .targets import target_for

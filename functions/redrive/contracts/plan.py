@@ -49,6 +49,7 @@ class PlanSummary(Contract):
     by_action: dict[str, int]
     batches: int
     rules: dict[str, RuleFired]
+    largest_batch: int = 0  # the most records in one batch (batchSize, or the consumer's own bound)
     get_records_calls: int = 0
     oldest_arrival: str | None = None
 

@@ -124,6 +124,7 @@ class Report(Contract):
     target: Target | None = None
     rate_per_second: float | None = None
     concurrency: int | None = None
+    batch_size: int | None = None  # the run's batchSize (asked for, or the stack's default)
     ordering: Ordering | None = None  # which redrive ran: per-key order kept, or none
     get_records_calls: int = 0
     metrics: RunMetrics | None = None

@@ -97,6 +97,9 @@ class RedriveSettings(BaseModel):
     rate_per_second: float = Field(alias="ratePerSecond")
     concurrency: int
     batch_size: int = Field(alias="batchSize")
+    # True when batchSize is the stack's default (the input named none): an invoked consumer
+    # then gets batches no larger than its own mapping sent (core/planning.py).
+    batch_size_is_default: bool = Field(default=False, alias="batchSizeIsDefault")
     queue_url: str | None = Field(default=None, alias="queueUrl")
     function_name: str | None = Field(default=None, alias="functionName")
     ordering: Ordering = Ordering.ORDERED

@@ -267,6 +267,7 @@ def build_report(
         target=run.redrive.target,
         rate_per_second=run.redrive.rate_per_second,
         concurrency=run.redrive.concurrency,
+        batch_size=run.redrive.batch_size,
         ordering=run.redrive.ordering,
         get_records_calls=plan.summary.get_records_calls if plan else 0,
     )

@@ -6,7 +6,9 @@
   lanes, whatever the number of shards. ``unordered``: batches are dealt to the lanes in
   turn, nothing is kept in order, every lane is as full as the others.
 - **Batches.** At most ``batchSize`` records of one consumer, stream and shard (the event a
-  consumer's mapping sends holds one shard), in sequence order.
+  consumer's mapping sends holds one shard), in sequence order; when ``batchSize`` is the
+  stack's default, an invoked consumer's batches are no larger than its own mapping sends
+  (``core/planning.py: consumer_batch_sizes``).
 - **Slices and rounds.** A lane's batches are cut into slices of at most
   :func:`slice_batches`; round ``r`` is the ``r``-th slice of every lane. The state machine
   runs the rounds one after another, each a Distributed Map over its slices (one child
@@ -23,7 +25,7 @@ most :data:`SLICE_SECONDS` of those cycles and at most :data:`MAX_SLICE_BATCHES`
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..contracts.plan import Batch, RedriveSlice
 from ..contracts.records import StreamRecord, dynamodb_partition_key
@@ -76,8 +78,12 @@ def cut_lane_batches(
     batch_size: int,
     concurrency: int,
     ordering: Ordering,
+    consumer_batch_sizes: Mapping[tuple[str, str], int] | None = None,
 ) -> list[Batch]:
-    """Batches for ``(original record, consumer function)`` pairs, numbered lane by lane."""
+    """Batches for ``(original record, consumer function)`` pairs, numbered lane by lane; a
+    ``(function, stream ARN)`` in ``consumer_batch_sizes`` gets batches of at most that many
+    records."""
+    limits = consumer_batch_sizes or {}
     target = Target(target)
     ordered = Ordering(ordering) is Ordering.ORDERED
     groups: dict[GroupKey, list[StreamRecord]] = {}
@@ -87,7 +93,8 @@ def cut_lane_batches(
     cut: list[tuple[GroupKey, list[StreamRecord]]] = []
     for key, members in sorted(groups.items()):
         members.sort(key=lambda r: r.position)
-        cut.extend((key, members[start : start + batch_size]) for start in range(0, len(members), batch_size))
+        size = max(1, min(batch_size, limits.get((key[1], key[3]), batch_size)))
+        cut.extend((key, members[start : start + size]) for start in range(0, len(members), size))
     batches: list[Batch] = []
     for index, ((lane, function, source, stream_arn, shard_id), records) in enumerate(cut):
         batches.append(

@@ -9,13 +9,19 @@ from ..rules.engine import load_rules
 from ..rules.registry import RuleRegistry
 from .lanes import rounds_of, slice_batches
 from .planning import plan_records
+from .ports import ConsumerMappings
 from .run_data import RunData
 
 
 def plan_run(
-    run: RunConfig, data: RunData, default_function: str | None, rule_modules: tuple[str, ...] = ()
+    run: RunConfig,
+    data: RunData,
+    default_function: str | None,
+    rule_modules: tuple[str, ...] = (),
+    mappings: ConsumerMappings | None = None,
 ) -> PlanResult:
-    """``rule_modules`` are the deployment's rule modules (RULE_MODULES), the same Prepare checked with.
+    """``rule_modules`` are the deployment's rule modules (RULE_MODULES), the same Prepare
+    checked with; ``mappings`` size the invokes when the batch size is the stack's default.
 
     Every batch and every round manifest is in S3 before the plan (and so before the answer
     the state machine acts on): a retried Plan writes the same objects again."""
@@ -29,6 +35,8 @@ def plan_run(
         default_function=default_function,
         concurrency=redrive.concurrency,
         ordering=redrive.ordering,
+        follow_consumer_batch=redrive.batch_size_is_default,
+        mappings=mappings,
     )
     for batch in plan.batches:
         data.put(data.paths.batch(batch.batch_id), batch)

@@ -22,6 +22,7 @@ from ..rules.base import InvalidRecord, Rule, RuleDocument
 from ..rules.dynamodb_json import json_to_image
 from ..rules.engine import RuleOutcome, apply_rules, rule_document
 from .lanes import cut_lane_batches, lanes_of
+from .ports import ConsumerMappings
 
 SAMPLES_PER_RULE = 3
 PREVIEW_CHARS = 300
@@ -60,6 +61,7 @@ class RunPlan:
             by_action=by_action,
             batches=len(self.batches),
             rules=self.rules_fired,
+            largest_batch=max((len(batch.records) for batch in self.batches), default=0),
             get_records_calls=self.get_records_calls,
             oldest_arrival=self.oldest_arrival,
         )
@@ -158,6 +160,33 @@ def _decide(rid: str, record: StreamRecord, rules: list[Rule], plan: RunPlan) ->
     return entry, record.without_failure()
 
 
+def consumer_batch_sizes(
+    fetched: list[FetchedGroup],
+    mappings: ConsumerMappings | None = None,
+    function_override: str | None = None,
+    default_function: str | None = None,
+) -> dict[tuple[str, str], int]:
+    """Per (consumer function, stream), the most records an invoke of the redrive may carry:
+    the ``BatchSize`` of the consumer's own event source mapping on that stream, or, when
+    that cannot be read (no mapping, no permission, another account), the largest batch the
+    mapping sent that failed (the pointers' ``batchSize``: one the consumer is known to take;
+    smaller than the mapping's after a bisected batch)."""
+    largest: dict[tuple[str, str], int] = {}
+    for group in fetched:
+        for assignment in group.assignments:
+            pointer = assignment.pointer
+            function = function_override or (pointer.failure.function_arn if pointer else None) or default_function
+            if pointer is not None and function:
+                key = (function, pointer.stream_arn)
+                largest[key] = max(largest.get(key, 0), pointer.batch_size)
+    if mappings is not None:
+        for key in largest:
+            configured = mappings.batch_size(*key)
+            if configured:
+                largest[key] = configured
+    return largest
+
+
 def plan_records(
     fetched: list[FetchedGroup],
     rules: list[Rule],
@@ -167,9 +196,13 @@ def plan_records(
     default_function: str | None = None,
     concurrency: int = 1,
     ordering: Ordering = Ordering.ORDERED,
+    follow_consumer_batch: bool = False,
+    mappings: ConsumerMappings | None = None,
 ) -> RunPlan:
     """Decide every fetched record and cut the ones to redrive into batches, lane by lane
-    (``core/lanes.py``)."""
+    (``core/lanes.py``). With ``follow_consumer_batch`` (the batch size is the stack's
+    default, not the input's) an invoke target's batches for a consumer hold at most what its
+    own mapping sends (:func:`consumer_batch_sizes`, from ``mappings``)."""
     plan = RunPlan()
     to_redrive: list[tuple[StreamRecord, str]] = []
     invoke = Target(target) is Target.INVOKE
@@ -181,7 +214,9 @@ def plan_records(
         if redriven is not None:
             function = _function_for(record, function_override, default_function) if invoke else None
             to_redrive.append((redriven, function or ""))
-    plan.batches = cut_lane_batches(to_redrive, target, batch_size, concurrency, ordering)
+    follow = invoke and follow_consumer_batch
+    limits = consumer_batch_sizes(fetched, mappings, function_override, default_function) if follow else {}
+    plan.batches = cut_lane_batches(to_redrive, target, batch_size, concurrency, ordering, limits)
     for batch in plan.batches:
         for record in batch.records:
             plan.records[record.record_id].batch_id = batch.batch_id

@@ -187,6 +187,7 @@ def redrive_settings(manual: ManualInput, settings: PrepareSettings) -> RedriveS
             rate_per_second=rate,
             concurrency=concurrency,
             batch_size=requested.batch_size or default_batch_size(settings.default_batch_size, concurrency, rate),
+            batch_size_is_default=requested.batch_size is None,
             queue_url=requested.queue_url,
             function_name=requested.function_name,
             ordering=requested.ordering or Ordering.ORDERED,

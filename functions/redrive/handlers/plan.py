@@ -17,6 +17,12 @@ def handler(event: dict[str, Any], context: Any, adapters: Adapters | None = Non
     ports = adapters_or_aws(adapters)
     settings = PlanSettings.from_env()
     run = RunStep.parse(event).run
-    result = plan_run(run, ports.run_data(run.bucket, run.run_id), settings.consumer_function, settings.rule_modules)
+    result = plan_run(
+        run,
+        ports.run_data(run.bucket, run.run_id),
+        settings.consumer_function,
+        settings.rule_modules,
+        mappings=ports.consumer_mappings(),
+    )
     logger.info("planned", extra=result.to_json())
     return result.to_json()

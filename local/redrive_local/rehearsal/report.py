@@ -154,6 +154,8 @@ def redrive_section(scenario: Scenario, run_report: dict[str, Any]) -> dict[str,
         "ratePerSecond": run_report.get("ratePerSecond") or redrive.get("ratePerSecond"),
         "achievedPerSecond": timing.get("achievedPerSecond"),
         "concurrency": run_report.get("concurrency"),
+        "batchSize": run_report.get("batchSize"),
+        "largestBatch": (run_report.get("summary") or {}).get("largestBatch"),
         "ordering": run_report.get("ordering"),
     }
 
