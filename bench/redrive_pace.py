@@ -43,7 +43,7 @@ from redrive_local.inspect import queue_bodies
 from redrive_local.rehearsal import Rehearsal
 from redrive_local.scenario import Scenario
 
-CONSUMER_BATCH = 50  # records per pointer: the consumer's batch, failed whole
+CONSUMER_BATCH = 100  # records per pointer (the consumer's batch, failed whole), and so per redrive batch
 RULE = {
     "name": "amount-as-number",
     "when": "$type(data.amount) = 'string'",
