@@ -38,6 +38,7 @@ lint: setup
 	$(BIN)/ruff check functions local tests bench
 	$(BIN)/ruff format --check functions local tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 validate: setup sam-validate sam-build
 	$(BIN)/redrive-local validate

@@ -1,6 +1,6 @@
 """``make bench``: scale and cost of a redrive, measured on the local stack.
 
-Runs rehearsals of 1,000 and 10,000 records (100,000 with ``REDRIVE_BENCH_100K=1``) with no
+Runs rehearsals of 1,000, 10,000 and 100,000 records (not the last with ``REDRIVE_BENCH_100K=0``) with no
 ``batchSize`` (the run takes the stack's default, bounded by the consumer's own batch), one of
 1,000 at another batch size (so the fit can tell the per-record part from the per-batch part),
 and the naive design on the same engine; fits
@@ -76,7 +76,7 @@ def run() -> str:
         lines.append(line)
 
     default = int(scale.template_default("DefaultRedriveBatchSize"))
-    sizes = [1000, 10_000] + ([100_000] if os.environ.get("REDRIVE_BENCH_100K") == "1" else [])
+    sizes = [1000, 10_000] + ([] if os.environ.get("REDRIVE_BENCH_100K") == "0" else [100_000])
     runs = []
     for records, size in [(n, None) for n in sizes] + [(1000, FIT_BATCH)]:
         print(f"... rehearsing {records} records at batch {size or 'default'}", file=sys.stderr, flush=True)
@@ -146,7 +146,7 @@ def run() -> str:
     priced = cost.cost(_usage(at_million, child_gb_million), scale.architecture())
     total = sum(priced.values())
 
-    consumer = next(n for r in runs for n, logical in r.functions.items() if logical == "OrdersConsumerFunction")
+    consumer = next(n for r in runs for n, logical in r.resources.items() if logical == "OrdersConsumerFunction")
     arn = f"arn:aws:lambda:us-east-1:123456789012:function:{consumer}"
     print("... the naive design", file=sys.stderr, flush=True)
     naive = scale.naive(NAIVE_RECORDS, arn).per_record()

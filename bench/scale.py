@@ -19,7 +19,7 @@ import re
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -102,10 +102,10 @@ class Counted:
     api_calls: Counter[str] = field(default_factory=Counter)  # per service
     s3_puts: int = 0  # PUT, POST and LIST (one price tier)
     s3_gets: int = 0
-    write_units: Counter[str] = field(default_factory=Counter)  # DynamoDB write request units, per table
-    read_units: Counter[str] = field(default_factory=Counter)  # DynamoDB read request units, per table
+    write_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per table
+    read_units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per table
     invocations: Counter[str] = field(default_factory=Counter)  # per function name
-    lambda_seconds: Counter[str] = field(default_factory=Counter)  # per function name, measured
+    lambda_seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # measured
     memory_mb: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
