@@ -384,6 +384,25 @@ class TestConsumerBatchSize:
         assert sizes == [(OTHER_FUNCTION, 2), (POINTER_FUNCTION, 2), (POINTER_FUNCTION, 5)]
         assert sorted(mappings.asked) == sorted([(POINTER_FUNCTION, KINESIS_ARN), (OTHER_FUNCTION, KINESIS_ARN)])
 
+    def test_a_record_whose_own_failure_names_another_function_is_bounded_by_that_ones_mapping(self) -> None:
+        g = group([kinesis(BASE + s) for s in range(6)])
+        records = [r.model_copy(update={"failure": failure(OTHER_FUNCTION)}) for r in g.records]
+        mappings = FakeMappings()
+        mappings.sizes[(OTHER_FUNCTION, KINESIS_ARN)] = 4
+        plan = plan_records(
+            [g.model_copy(update={"records": records})],
+            [],
+            target=INVOKE,
+            batch_size=500,
+            follow_consumer_batch=True,
+            mappings=mappings,
+        )
+        assert sorted((b.function_arn, len(b.records)) for b in plan.batches) == [
+            (OTHER_FUNCTION, 2),
+            (OTHER_FUNCTION, 4),
+        ]
+        assert mappings.asked == [(OTHER_FUNCTION, KINESIS_ARN)], "only the functions the batches invoke"
+
     def test_other_targets_are_not_bounded_by_the_consumer(self) -> None:
         plan = plan_records(self.fetched(), [], target=STREAM, batch_size=500, follow_consumer_batch=True)
         assert sorted(len(b.records) for b in plan.batches) == [2, 7]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from ..errors import aws_error_code
 
 log = logging.getLogger(__name__)
@@ -48,7 +50,7 @@ class LambdaMappings:
                 if not marker:
                     break
                 kwargs["Marker"] = marker
-        except Exception as error:
+        except (ClientError, BotoCoreError) as error:
             # The run goes on without it: Plan falls back to the pointers' batch sizes.
             log.warning(
                 "could not read the event source mappings of %s on %s: %s",

@@ -161,30 +161,32 @@ def _decide(rid: str, record: StreamRecord, rules: list[Rule], plan: RunPlan) ->
 
 
 def consumer_batch_sizes(
+    to_redrive: list[tuple[StreamRecord, str]],
     fetched: list[FetchedGroup],
     mappings: ConsumerMappings | None = None,
     function_override: str | None = None,
     default_function: str | None = None,
 ) -> dict[tuple[str, str], int]:
-    """Per (consumer function, stream), the most records an invoke of the redrive may carry:
-    the ``BatchSize`` of the consumer's own event source mapping on that stream, or, when
-    that cannot be read (no mapping, no permission, another account), the largest batch the
-    mapping sent that failed (the pointers' ``batchSize``: one the consumer is known to take;
-    smaller than the mapping's after a bisected batch)."""
-    largest: dict[tuple[str, str], int] = {}
+    """Per (consumer function, stream) of the records to redrive, the most records an invoke
+    may carry: the ``BatchSize`` of the consumer's own event source mapping on that stream,
+    or, when that cannot be read (no mapping, no permission, another account), the largest
+    batch the mapping sent that failed (the pointers' ``batchSize``: one the consumer is known
+    to take; smaller than the mapping's after a bisected batch). A pair with neither is not
+    bounded."""
+    pointed: dict[tuple[str, str], int] = {}
     for group in fetched:
         for assignment in group.assignments:
             pointer = assignment.pointer
             function = function_override or (pointer.failure.function_arn if pointer else None) or default_function
             if pointer is not None and function:
                 key = (function, pointer.stream_arn)
-                largest[key] = max(largest.get(key, 0), pointer.batch_size)
-    if mappings is not None:
-        for key in largest:
-            configured = mappings.batch_size(*key)
-            if configured:
-                largest[key] = configured
-    return largest
+                pointed[key] = max(pointed.get(key, 0), pointer.batch_size)
+    limits: dict[tuple[str, str], int] = {}
+    for key in sorted({(function, record.stream_arn) for record, function in to_redrive if function}):
+        bound = (mappings.batch_size(*key) if mappings is not None else None) or pointed.get(key)
+        if bound:
+            limits[key] = bound
+    return limits
 
 
 def plan_records(
@@ -215,7 +217,7 @@ def plan_records(
             function = _function_for(record, function_override, default_function) if invoke else None
             to_redrive.append((redriven, function or ""))
     follow = invoke and follow_consumer_batch
-    limits = consumer_batch_sizes(fetched, mappings, function_override, default_function) if follow else {}
+    limits = consumer_batch_sizes(to_redrive, fetched, mappings, function_override, default_function) if follow else {}
     plan.batches = cut_lane_batches(to_redrive, target, batch_size, concurrency, ordering, limits)
     for batch in plan.batches:
         for record in batch.records:
