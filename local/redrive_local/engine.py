@@ -38,7 +38,6 @@ class LocalEngine:
         # execution history and the run report say what happened.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
         self.repo_root = repo_root
-        _keep_connections_alive()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -113,15 +112,6 @@ class LocalEngine:
 
     def stop(self) -> None:
         self._server.stop()
-
-
-def _keep_connections_alive() -> None:
-    """moto's server answers HTTP/1.0 (werkzeug's default): every request of every client
-    opened a new TCP connection, a tenth of the local stack's CPU under load. Speaking
-    HTTP/1.1 lets botocore's connection pools keep their connections, as AWS's endpoints do."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
-
-    MotoRequestHandler.protocol_version = "HTTP/1.1"
 
 
 class _EndpointSession:

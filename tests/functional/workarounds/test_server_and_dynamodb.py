@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
 import uuid
 from typing import Any
@@ -29,6 +30,77 @@ def test_server_lists_its_services_once(engine: LocalEngine) -> None:
     assert list(backends.list_of_moto_modules()) == fresh
     assert backends.list_of_moto_modules() is backends.list_of_moto_modules(), "listed once"
     assert engine.client("sqs").list_queues() is not None, "requests are still routed"
+
+
+def _exchange(connection: http.client.HTTPConnection, method: str, path: str, **kwargs: Any) -> tuple[int, str, bytes]:
+    """(status, Connection header, body) of one request on ``connection``."""
+    connection.request(method, path, **kwargs)
+    response = connection.getresponse()
+    return response.status, response.getheader("Connection") or "", response.read()
+
+
+@pytest.mark.pins("_server_keeps_connections_alive")
+def test_server_keeps_connections_alive(engine: LocalEngine) -> None:
+    """werkzeug answers every request with ``Connection: close``; here a client's pooled
+    connection carries request after request, as it does against AWS's endpoints."""
+    import urllib3.connection
+
+    opened: list[object] = []
+    connect = urllib3.connection.HTTPConnection.connect
+
+    def counting(self: Any) -> None:
+        opened.append(self)
+        connect(self)
+
+    sqs = engine.session.client("sqs", endpoint_url=engine.endpoint_url)  # a fresh pool
+    try:
+        urllib3.connection.HTTPConnection.connect = counting  # type: ignore[method-assign]
+        for _ in range(10):
+            sqs.list_queues()
+    finally:
+        urllib3.connection.HTTPConnection.connect = connect  # type: ignore[method-assign]
+    assert len(opened) == 1, f"{len(opened)} connections for 10 requests"
+
+
+@pytest.mark.pins("_server_keeps_connections_alive")
+def test_a_kept_connection_never_reads_a_body_as_the_next_request(engine: LocalEngine) -> None:
+    """A body the application does not read (ListBuckets has none) is read off the connection
+    all the same: the next request on it is answered, not parsed from the body's bytes."""
+    connection = http.client.HTTPConnection("127.0.0.1", engine.port, timeout=10)
+    try:
+        body = b"GET /not-a-request HTTP/1.1\r\nHost: x\r\n\r\n"
+        status, kept, _ = _exchange(connection, "GET", "/", body=body, headers={"Content-Length": str(len(body))})
+        assert (status, kept) == (200, "")
+        sock = connection.sock
+        status, _, answer = _exchange(connection, "GET", "/")
+        assert status == 200 and b"ListAllMyBucketsResult" in answer, answer[:200]
+        assert connection.sock is sock, "the same connection answered"
+    finally:
+        connection.close()
+
+
+@pytest.mark.pins("_server_keeps_connections_alive")
+@pytest.mark.parametrize(
+    "headers",
+    [{"Connection": "close"}, {"Transfer-Encoding": "chunked"}],
+    ids=["the-client-asks-to-close", "a-chunked-body"],
+)
+def test_a_connection_is_closed_when_it_cannot_be_kept(engine: LocalEngine, headers: dict[str, str]) -> None:
+    """A client that asks to close, or a chunked body (its end is the application's to find),
+    gets ``Connection: close`` and the server closes the connection, as before."""
+    connection = http.client.HTTPConnection("127.0.0.1", engine.port, timeout=10)
+    try:
+        connection.putrequest("GET", "/")
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(b"0\r\n\r\n" if "Transfer-Encoding" in headers else None)
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 200
+        assert response.getheader("Connection") == "close"
+        assert response.will_close
+    finally:
+        connection.close()
 
 
 def _table(engine: LocalEngine) -> str:
