@@ -13,6 +13,7 @@ from typing import Any
 from ..alarms import AlarmWatch, QueueDepthAlarms
 from ..approver import decide_through_page, describe, topic_emails
 from ..engine import ACCOUNT, REGION, LocalEngine
+from ..inspect import execution_running
 from .errors import RehearsalError
 from .stack import RehearsalStack
 
@@ -109,8 +110,8 @@ class RehearsalOperator:
             self.alarm_watch.start()
         try:
             while True:
-                described = sfn.describe_execution(executionArn=execution_arn)
-                if described["status"] != "RUNNING":
+                if not execution_running(execution_arn):
+                    described = sfn.describe_execution(executionArn=execution_arn)
                     self.wait_settled(execution_arn)
                     return dict(described)
                 if not self.approval["requested"]:
