@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,35 @@ def test_concurrent_lanes_get_slots_that_never_overlap(table: StateTable) -> Non
     for thread in threads:
         thread.join()
     assert sorted(starts) == pytest.approx([5000.0 + 0.5 * i for i in range(60)])
+
+
+class _CountingWrites:
+    """The DynamoDB client, counting UpdateItem calls (a failed conditional write counts too)."""
+
+    def __init__(self, dynamodb: Any) -> None:
+        self._dynamodb = dynamodb
+        self.updates = 0
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self.updates += 1
+        return self._dynamodb.update_item(**kwargs)
+
+
+def test_a_run_sending_at_its_rate_reserves_with_one_write_a_batch(table: StateTable) -> None:
+    """The write tried first is the one that won last: backlogged batch after batch, each
+    reservation is one request (a failed conditional write is billed as well); the limiter
+    going idle costs one failed write, then idle reservations are one each again."""
+    counting = _CountingWrites(table.dynamodb)
+    limiter = StateTable(counting, table.table)
+    assert limiter.reserve("run-d", 1.0, now=2000.0) == 2000.0
+    assert limiter.reserve("run-d", 1.0, now=2000.1) == 2001.0  # idle tried first, then backlogged
+    before = counting.updates
+    starts = [limiter.reserve("run-d", 1.0, now=2000.2) for _ in range(5)]
+    assert starts == [2002.0, 2003.0, 2004.0, 2005.0, 2006.0]
+    assert counting.updates - before == 5, "one write a reservation while backlogged"
+    before = counting.updates
+    assert limiter.reserve("run-d", 1.0, now=3000.0) == 3000.0, "idle again: the slot starts now"
+    assert counting.updates - before == 2
+    before = counting.updates
+    assert limiter.reserve("run-d", 1.0, now=4000.0) == 4000.0
+    assert counting.updates - before == 1, "idle after idle: one write"

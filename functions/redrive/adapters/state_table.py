@@ -31,6 +31,8 @@ OPEN_RUNS_INDEX = "open-runs"
 
 _CONDITIONAL = "ConditionalCheckFailedException"
 RESERVE_ATTEMPTS = 20
+_backlogged_last: dict[str, bool] = {}
+"""Per table: whether this process's last reservation found the limiter backlogged."""
 
 
 class RateLimiterContention(RuntimeError):
@@ -244,40 +246,59 @@ class StateTable:
 
         Two conditional writes, no read: when the limiter is idle (``tat`` absent or past)
         the slot starts now; when it is backlogged the slot starts at ``tat``, moved on by
-        ``seconds`` in the same update. Between lanes racing, exactly one wins each write."""
+        ``seconds`` in the same update. Between lanes racing, exactly one wins each write.
+        The write tried first is the one that won this table's last reservation in this
+        process: a run sending at its rate is backlogged batch after batch, and a conditional
+        write that fails still costs a request and a write unit."""
         now = time.time() if now is None else now
         key = {"pk": {"S": f"rate#{run_id}"}}
+        attempts = (self._reserve_backlogged, self._reserve_idle)
+        if not _backlogged_last.get(self.table, False):
+            attempts = attempts[::-1]
         for _ in range(RESERVE_ATTEMPTS):
-            try:
-                self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=key,
-                    UpdateExpression="SET tat = :end, expiresAt = :expires",
-                    ConditionExpression="attribute_not_exists(tat) OR tat < :now",
-                    ExpressionAttributeValues={
-                        ":end": _decimal(now + seconds),
-                        ":now": _decimal(now),
-                        ":expires": _n(now + LEASE_SECONDS),
-                    },
-                )
-                return now
-            except Exception as error:
-                if aws_error_code(error) != _CONDITIONAL:
-                    raise
-            try:
-                answer = self.dynamodb.update_item(
-                    TableName=self.table,
-                    Key=key,
-                    UpdateExpression="SET tat = tat + :seconds",
-                    ConditionExpression="tat >= :now",
-                    ExpressionAttributeValues={":seconds": _decimal(seconds), ":now": _decimal(now)},
-                    ReturnValues="UPDATED_NEW",
-                )
-                return float(answer["Attributes"]["tat"]["N"]) - round(seconds, 6)
-            except Exception as error:
-                if aws_error_code(error) != _CONDITIONAL:
-                    raise
+            for attempt in attempts:
+                start = attempt(key, seconds, now)
+                if start is not None:
+                    _backlogged_last[self.table] = attempt == self._reserve_backlogged
+                    return start
         raise RateLimiterContention(f"run {run_id}: no pacing slot after {RESERVE_ATTEMPTS} attempts")
+
+    def _reserve_idle(self, key: dict[str, Any], seconds: float, now: float) -> float | None:
+        """The slot starts now if the limiter is idle; None if it is backlogged."""
+        try:
+            self.dynamodb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET tat = :end, expiresAt = :expires",
+                ConditionExpression="attribute_not_exists(tat) OR tat < :now",
+                ExpressionAttributeValues={
+                    ":end": _decimal(now + seconds),
+                    ":now": _decimal(now),
+                    ":expires": _n(now + LEASE_SECONDS),
+                },
+            )
+            return now
+        except Exception as error:
+            if aws_error_code(error) != _CONDITIONAL:
+                raise
+            return None
+
+    def _reserve_backlogged(self, key: dict[str, Any], seconds: float, now: float) -> float | None:
+        """The slot starts where the backlog ends, if there is one; None if the limiter is idle."""
+        try:
+            answer = self.dynamodb.update_item(
+                TableName=self.table,
+                Key=key,
+                UpdateExpression="SET tat = tat + :seconds",
+                ConditionExpression="tat >= :now",
+                ExpressionAttributeValues={":seconds": _decimal(seconds), ":now": _decimal(now)},
+                ReturnValues="UPDATED_NEW",
+            )
+            return float(answer["Attributes"]["tat"]["N"]) - round(seconds, 6)
+        except Exception as error:
+            if aws_error_code(error) != _CONDITIONAL:
+                raise
+            return None
 
     def close_lease(self, run_id: str, now: float | None = None) -> RunLease | None:
         """Fence the run: no more deletes from the DLQ, no more sends. Idempotent."""
