@@ -47,9 +47,10 @@ def trim_stream_records(source_arn: str, sequence_numbers: list[tuple[str, str]]
 def execution_running(execution_arn: str) -> bool:
     """Whether the execution still runs, from moto's Step Functions backend: a waiting loop
     asks this ten times a second, and a DescribeExecution each time cost the stack it waits
-    on about a twentieth of its CPU in the pace bench. The answer is read through the API."""
+    on about a twentieth of its CPU in the pace bench. The caller reads the ended execution
+    through the API (DescribeExecution, once)."""
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+    region, account = execution_arn.split(":")[3:5]
     status = stepfunctions_parser_backends[account][region].describe_execution(execution_arn).status
     return str(getattr(status, "value", status)) == "RUNNING"

@@ -38,7 +38,9 @@ def _server_keeps_connections_alive() -> None:
     Here a request whose body has a ``Content-Length`` (or no body) is read whole before the
     application sees it, so nothing of it is left on the connection, and the response keeps
     the connection open unless the client asked to close it. A request with a chunked body
-    closes the connection as before."""
+    closes the connection as before. (A response cut short after its status line went out is
+    left to werkzeug as before: moto's responses are whole before the first byte is written, so
+    only a write to a client already gone can cut one short.)"""
     import io
 
     from moto.moto_server.werkzeug_app import MotoRequestHandler

@@ -60,6 +60,10 @@ def test_server_keeps_connections_alive(engine: LocalEngine) -> None:
     finally:
         urllib3.connection.HTTPConnection.connect = connect  # type: ignore[method-assign]
     assert len(opened) == 1, f"{len(opened)} connections for 10 requests"
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    # A kept connection's body would otherwise wait on the client's delayed ACK (about 40 ms).
+    assert MotoRequestHandler.disable_nagle_algorithm, "responses are not held back by Nagle's algorithm"
 
 
 @pytest.mark.pins("_server_keeps_connections_alive")
