@@ -2,7 +2,7 @@
 
 SAM is translated to CloudFormation offline with aws-sam-translator, after the two
 rewrites ``sam package`` does: a local ``CodeUri`` becomes an S3 location (which the
-in-process runtime maps back to the folder) and a local ``DefinitionUri`` is inlined as
+local Lambda runtime maps back to the folder) and a local ``DefinitionUri`` is inlined as
 ``Definition``. moto's CloudFormation engine then creates the stack; the resource types
 it lacks are supplied by ``workarounds``. After the deploy, every translated resource
 whose Condition holds must have a physical id, or the deploy fails loudly.

@@ -17,7 +17,7 @@ import boto3
 from botocore.config import Config
 
 from . import strict, workarounds
-from .runtime import InProcessRuntime
+from .runtime import LambdaRuntime
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -45,7 +45,7 @@ class LocalEngine:
         self.endpoint_url = f"http://{host}:{port}"
         # moto's Step Functions interpreter makes its own clients to localhost:$MOTO_PORT.
         os.environ["MOTO_PORT"] = str(port)
-        self.runtime = InProcessRuntime(repo_root, self.endpoint_url, REGION)
+        self.runtime = LambdaRuntime(repo_root, self.endpoint_url, REGION)
         self.runtime.install()
         from .api_gateway import LocalApiGateway
 
@@ -99,6 +99,18 @@ class LocalEngine:
 
         return fire_schedules(ACCOUNT, REGION, f"{stack_name}-" if stack_name else "", f"-{function}-")
 
+    def warm_functions(self, stack_name: str, count: int = 1, names: tuple[str, ...] = ()) -> int:
+        """``count`` warm sandboxes for each function of the stack, or for those of its
+        functions named in ``names`` (see LambdaRuntime.prewarm)."""
+        from moto.awslambda.utils import get_backend
+
+        functions = [
+            f
+            for f in get_backend(ACCOUNT, REGION).list_functions()
+            if f.function_name.startswith(f"{stack_name}-") and (not names or f.function_name in names)
+        ]
+        return self.runtime.prewarm(functions, count)
+
     def stack_of(self, physical_id: str) -> str:
         """The name of the stack that created a resource (a bucket, a table), or "" (moto's
         DescribeStackResources takes no PhysicalResourceId: the stacks are looked through)."""
@@ -111,6 +123,7 @@ class LocalEngine:
         return ""
 
     def stop(self) -> None:
+        self.runtime.stop()
         self._server.stop()
 
 

@@ -1,4 +1,5 @@
-"""The in-process Lambda runtime: runs a function's template Handler in this process.
+"""The local Lambda runtime: runs a function's template Handler in an execution environment of
+its own, a sandbox process (sandbox.py), as Lambda runs it in a sandbox.
 
 moto routes every Invoke (from boto3, from the Step Functions interpreter, from the
 event source mapping emulator) here through ``workarounds.set_lambda_invoker``.
@@ -7,184 +8,105 @@ What it keeps faithful to Lambda:
 - the handler is ``module.function`` resolved inside the function's CodeUri folder;
 - the function sees exactly its template Environment, resolved to local values, plus the
   variables Lambda itself sets (AWS_REGION, AWS_LAMBDA_FUNCTION_NAME, ...) and an
-  AWS_ENDPOINT_URL that points its SDK clients at the local stack. Invocations run on
-  moto's request threads, concurrently, so the environment is per thread (see
-  :class:`ThreadEnviron`), not a global swap;
+  AWS_ENDPOINT_URL that points its SDK clients at the local stack; nothing of the engine's
+  process environment but PATH, HOME and the like;
+- one invocation at a time per sandbox; a sandbox is reused while warm (module globals and
+  SDK clients survive between invocations), and concurrent invocations get one each, so a
+  function's code runs in as many processes as it has invocations at once;
 - an exception becomes a function error whose payload carries ``errorType`` (the class
-  name) and ``errorMessage``, which Step Functions Retry/Catch match by name.
+  name) and ``errorMessage``, which Step Functions Retry/Catch match by name; a sandbox that
+  dies mid-invocation is a ``Runtime.ExitError``; one stopped at its Timeout
+  (strict.lambda_) is killed with its invocation.
+
+The functions' own CPU is spent in the sandboxes, on the machine's other cores; moto's server
+keeps the engine's process (one core, under its GIL) to itself.
 """
 
 from __future__ import annotations
 
-import importlib
-import io
+import contextlib
 import json
 import os
+import secrets
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Iterable
+from concurrent.futures import Future
+from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any
 
-from . import workarounds
+from . import sandbox, workarounds
+from .sandbox import HandlerNotFound, LambdaContext
 from .strict.iam import role_credentials
 
 CODE_BUCKET = "redrive-local-code"
 
-
-class ThreadEnviron(MutableMapping[str, str]):
-    """``os.environ`` as a function sees it: the thread's overlay if one is active.
-
-    While a handler runs, its thread sees only the base process variables named in
-    ``passthrough`` plus the function's own environment; other threads see the process
-    environment unchanged.
-    """
-
-    def __init__(self, base: MutableMapping[str, str]) -> None:
-        self._base = base
-        self._local = threading.local()
-
-    def _current(self) -> MutableMapping[str, str]:
-        overlay = getattr(self._local, "env", None)
-        return overlay if overlay is not None else self._base
-
-    def activate(self, env: dict[str, str] | None) -> None:
-        self._local.env = env
-
-    def __getitem__(self, key: str) -> str:
-        return self._current()[key]
-
-    def __setitem__(self, key: str, value: str) -> None:
-        self._current()[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self._current()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._current()))
-
-    def __len__(self) -> int:
-        return len(self._current())
-
-    def copy(self) -> dict[str, str]:
-        return dict(self._current())
-
-
-_ACTIVE_LOG = threading.local()  # the running invocation's log buffer, per thread
-
-
-class ThreadOutput(io.TextIOBase):
-    """``sys.stdout`` / ``sys.stderr``: what a handler prints goes to its invocation's log
-    (as Lambda sends it to CloudWatch Logs), not to the terminal of the local stack.
-
-    Every instance writes to the same per-thread buffer: a logging handler created with an
-    older instance (before a test runner swapped ``sys.stdout``) still logs to the right
-    invocation."""
-
-    def __init__(self, base: Any) -> None:
-        self._base = base
-
-    def activate(self, buffer: io.StringIO | None) -> None:
-        _ACTIVE_LOG.buffer = buffer
-
-    def write(self, text: str) -> int:
-        buffer = getattr(_ACTIVE_LOG, "buffer", None)
-        return (buffer if buffer is not None else self._base).write(text)
-
-    def flush(self) -> None:
-        if getattr(_ACTIVE_LOG, "buffer", None) is None:
-            self._base.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-def _thread_outputs() -> tuple[ThreadOutput, ThreadOutput]:
-    if not isinstance(sys.stdout, ThreadOutput):
-        sys.stdout = ThreadOutput(sys.stdout)
-    if not isinstance(sys.stderr, ThreadOutput):
-        sys.stderr = ThreadOutput(sys.stderr)
-    return sys.stdout, sys.stderr  # type: ignore[return-value]
-
-
 _PASSTHROUGH = ("PATH", "HOME", "LANG", "TZ", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
 
 
-def _thread_environ() -> ThreadEnviron:
-    if not isinstance(os.environ, ThreadEnviron):
-        os.environ = ThreadEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003 - a view, not a reset
-    return os.environ  # type: ignore[return-value]
+class _Sandbox:
+    """The runtime's handle on one execution environment (a sandbox process)."""
+
+    def __init__(self, connection: Connection, pid: int) -> None:
+        self.connection = connection
+        self.pid = pid
+        self.idle_since = time.monotonic()
+
+    def close(self) -> None:
+        """Stop it, busy or not (Lambda stops a sandbox whose invocation timed out)."""
+        self.connection.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
 
 
-_default_sessions: dict[tuple[str, str], Any] = {}
-_default_sessions_lock = threading.Lock()
+IDLE_SECONDS = 60.0
+"""An execution environment unused this long is shut down (Lambda keeps one for minutes; the
+local stack is short-lived and starts many stacks' functions)."""
+
+START_SECONDS = 30.0  # how long a new sandbox may take to connect back
 
 
-def _per_function_default_session() -> Any:
-    """``boto3.client(...)``'s default session, one per set of credentials in the environment.
-
-    boto3 keeps one default session per process and resolves its credentials once; on Lambda a
-    process runs one function, here it runs them all, so the first function's role would sign
-    every other function's ``boto3.client`` calls. Keyed by the credentials the (thread's)
-    environment holds, each function keeps its own."""
-    import boto3.session
-
-    key = (os.environ.get("AWS_ACCESS_KEY_ID", ""), os.environ.get("AWS_REGION", ""))
-    with _default_sessions_lock:
-        if key not in _default_sessions:
-            _default_sessions[key] = boto3.session.Session()
-        return _default_sessions[key]
+def _sandbox_key(fn: Any, code_dir: Path, env: dict[str, str]) -> tuple[str, ...]:
+    """Which warm sandboxes may run an invocation: those of the same function, code, handler
+    and environment (a configuration change gets new ones, as on Lambda)."""
+    return (fn.function_arn, str(code_dir), str(fn.handler), json.dumps(env, sort_keys=True))
 
 
-def _install_default_sessions() -> None:
-    import boto3
-
-    boto3._get_default_session = _per_function_default_session  # type: ignore[attr-defined]
+class SandboxStartFailed(RuntimeError):
+    """The zygote did not fork a sandbox that connected back in time."""
 
 
-@dataclass
-class LambdaContext:
-    """The attributes of the Lambda context object that handlers and Powertools read."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline: float
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
-
-
-class HandlerNotFound(Exception):
-    """A function's Handler does not name a module and function inside its CodeUri."""
-
-
-class InProcessRuntime:
-    """Runs functions for moto; counts invocations per function name."""
+class LambdaRuntime:
+    """Runs functions for moto, each invocation in a sandbox; counts invocations per function
+    name and keeps what they printed."""
 
     def __init__(self, repo_root: Path, endpoint_url: str, region: str) -> None:
         self.repo_root = repo_root
         self.endpoint_url = endpoint_url
         self.region = region
         self.invocations: Counter[str] = Counter()
-        self._count_lock = threading.Lock()
-        self._import_lock = threading.Lock()
-        self._environ = _thread_environ()
-        self._stdout, self._stderr = _thread_outputs()
         self.logs: list[tuple[str, str]] = []  # (function name, what it printed), newest last
+        self._count_lock = threading.Lock()
+        self._running = 0
+        self._idle_changed = threading.Condition(self._count_lock)
+        self._idle: dict[tuple[str, ...], list[_Sandbox]] = {}
+        self._idle_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._zygote: subprocess.Popen[bytes] | None = None
+        self._listener: Listener | None = None
+        self._folder = ""
+        self._starting: dict[str, Future[_Sandbox]] = {}
 
     def install(self) -> None:
         workarounds.set_lambda_invoker(self.invoke)
-        _install_default_sessions()
 
     def code_dir(self, fn: Any) -> Path:
         code = getattr(fn, "code", {}) or {}
@@ -192,29 +114,6 @@ class InProcessRuntime:
         if code.get("S3Bucket") != CODE_BUCKET or not key:
             raise HandlerNotFound(f"{fn.function_name}: code is not a local CodeUri ({code})")
         return self.repo_root / key
-
-    def resolve_handler(self, fn: Any) -> Any:
-        module_name, _, attr = str(fn.handler).rpartition(".")
-        code_dir = self.code_dir(fn)
-        module_file = code_dir / (module_name.replace(".", "/") + ".py")
-        if not module_name or not module_file.is_file():
-            raise HandlerNotFound(f"{fn.function_name}: Handler {fn.handler!r} is not a module in {code_dir}")
-        with self._import_lock:
-            if str(code_dir) not in sys.path:
-                sys.path.insert(0, str(code_dir))
-            module = importlib.import_module(module_name)
-        loaded_from = Path(getattr(module, "__file__", "") or "").resolve()
-        if code_dir.resolve() not in loaded_from.parents:
-            # One process holds every function: a module name means one module. Real Lambda
-            # gives each function its own process, so say so rather than run the wrong code.
-            raise HandlerNotFound(
-                f"{fn.function_name}: module {module_name} is already loaded from {loaded_from}, not from "
-                f"{code_dir}; the local runtime cannot run two code folders that share a module name"
-            )
-        handler = getattr(module, attr, None)
-        if not callable(handler):
-            raise HandlerNotFound(f"{fn.function_name}: {module_name} has no function {attr!r}")
-        return handler
 
     def function_environment(self, fn: Any) -> dict[str, str]:
         credentials = role_credentials(str(fn.role), str(fn.function_name), self.region)
@@ -242,12 +141,143 @@ class InProcessRuntime:
         env.update({k: str(v) for k, v in (fn.environment_vars or {}).items()})
         return env
 
+    def prewarm(self, functions: Iterable[Any], count: int = 1) -> int:
+        """Keep ``count`` sandboxes warm for each function (moto's ``LambdaFunction``), as
+        provisioned concurrency would: their init (the handler's imports) runs now, on
+        another core, not in the path of the first invocations. Returns how many started."""
+        started = 0
+        for fn in functions:
+            try:
+                code_dir = self.code_dir(fn)
+            except HandlerNotFound:
+                continue  # its invocations answer why
+            env = self.function_environment(fn)
+            key = _sandbox_key(fn, code_dir, env)
+            with self._idle_lock:
+                missing = count - len(self._idle.get(key, []))
+            for _ in range(missing):
+                self._give_back(key, self._start(code_dir, str(fn.handler), env))
+                started += 1
+        return started
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        """Wait until no invocation is running (one an EventBridge rule started when an
+        execution ended may outlast the execution); False if one still runs at ``timeout``."""
+        with self._idle_changed:
+            return self._idle_changed.wait_for(lambda: self._running == 0, timeout)
+
+    def _ensure_zygote(self) -> subprocess.Popen[bytes]:
+        """Under ``_start_lock``: the zygote, started on first use (and again if it ended)."""
+        if self._zygote is not None and self._zygote.poll() is None:
+            return self._zygote
+        if self._listener is None:
+            self._folder = tempfile.mkdtemp(prefix="redrive-sandboxes-")
+            self._key = secrets.token_bytes(16)
+            address = os.path.join(self._folder, "runtime.sock")
+            self._listener = Listener(address, family="AF_UNIX", backlog=64, authkey=self._key)
+            threading.Thread(target=self._accept, name="lambda-sandboxes", daemon=True).start()
+        env = {**os.environ.copy(), sandbox.KEY_VARIABLE: self._key.hex()}
+        self._zygote = subprocess.Popen(
+            [sys.executable, "-m", "redrive_local.sandbox", str(self._listener.address), json.dumps(sys.path)],
+            stdin=subprocess.PIPE,
+            env=env,
+        )
+        return self._zygote
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        while True:
+            try:
+                connection = self._listener.accept()
+                hello: sandbox.Hello = connection.recv()
+            except OSError:
+                if self._listener is None:  # stopped
+                    return
+                continue
+            except Exception:  # a connection that failed authentication or said nothing
+                continue
+            with self._start_lock:
+                waiting = self._starting.pop(hello.request, None)
+            if waiting is None:
+                connection.close()
+            else:
+                waiting.set_result(_Sandbox(connection, hello.pid))
+
+    def _start(self, code_dir: Path, handler: str, env: dict[str, str]) -> _Sandbox:
+        request = uuid.uuid4().hex
+        started: Future[_Sandbox] = Future()
+        line = json.dumps({"id": request, "codeDir": str(code_dir), "handler": handler, "environment": env})
+        with self._start_lock:
+            zygote = self._ensure_zygote()
+            self._starting[request] = started
+            assert zygote.stdin is not None
+            zygote.stdin.write(line.encode() + b"\n")
+            zygote.stdin.flush()
+        try:
+            return started.result(timeout=START_SECONDS)
+        except TimeoutError:
+            with self._start_lock:
+                self._starting.pop(request, None)
+            raise SandboxStartFailed(f"no sandbox for {handler} connected within {START_SECONDS:g} s") from None
+
+    def _take(self, key: tuple[str, ...]) -> _Sandbox | None:
+        now = time.monotonic()
+        stale: list[_Sandbox] = []
+        taken: _Sandbox | None = None
+        with self._idle_lock:
+            for other, idle in list(self._idle.items()):
+                fresh = [s for s in idle if now - s.idle_since < IDLE_SECONDS]
+                stale.extend(s for s in idle if now - s.idle_since >= IDLE_SECONDS)
+                if fresh:
+                    self._idle[other] = fresh
+                else:
+                    del self._idle[other]
+            pool = self._idle.get(key)
+            if pool:
+                taken = pool.pop()
+        for box in stale:
+            box.close()
+        return taken
+
+    def _give_back(self, key: tuple[str, ...], box: _Sandbox) -> None:
+        box.idle_since = time.monotonic()
+        with self._idle_lock:
+            self._idle.setdefault(key, []).append(box)
+
+    def stop(self) -> None:
+        with self._idle_lock:
+            boxes = [box for idle in self._idle.values() for box in idle]
+            self._idle.clear()
+        for box in boxes:
+            box.close()
+        with self._start_lock:
+            if self._zygote is not None:
+                assert self._zygote.stdin is not None
+                self._zygote.stdin.close()
+                self._zygote.wait(timeout=10)
+                self._zygote = None
+            if self._listener is not None:
+                listener, self._listener = self._listener, None
+                listener.close()
+                shutil.rmtree(self._folder, ignore_errors=True)
+
     def invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
-        """Run ``fn`` on ``event``; return (payload JSON, errored, logs)."""
+        """Run ``fn`` on ``event`` in a sandbox; return (payload JSON, errored, logs)."""
         with self._count_lock:
             self.invocations[fn.function_name] += 1
-        if isinstance(event, str):
-            event = json.loads(event or "{}")
+            self._running += 1
+        try:
+            payload, errored, logs = self._invoke(fn, event)
+        finally:
+            with self._count_lock:
+                self._running -= 1
+                self._idle_changed.notify_all()
+        with self._count_lock:
+            self.logs.append((fn.function_name, logs))
+            del self.logs[:-500]
+        return payload, errored, logs
+
+    def _invoke(self, fn: Any, event: Any) -> tuple[str, bool, str]:
         context = LambdaContext(
             function_name=fn.function_name,
             function_version="$LATEST",
@@ -258,28 +288,28 @@ class InProcessRuntime:
             log_stream_name="local",
             deadline=time.monotonic() + float(fn.timeout),
         )
-        output = io.StringIO()
-        self._environ.activate(self.function_environment(fn))
-        # Whoever replaced sys.stdout since (a test runner's capture) is wrapped again.
-        self._stdout, self._stderr = _thread_outputs()
-        self._stdout.activate(output)
-        self._stderr.activate(output)
         try:
-            handler = self.resolve_handler(fn)
-            result = handler(event, context)
-            return json.dumps(result), False, output.getvalue()
-        except Exception as error:
+            code_dir = self.code_dir(fn)
+        except HandlerNotFound as error:
+            return json.dumps(sandbox.error_payload(error)), True, ""
+        env = self.function_environment(fn)
+        key = _sandbox_key(fn, code_dir, env)
+        box = self._take(key) or self._start(code_dir, str(fn.handler), env)
+        try:
+            box.connection.send(sandbox.Invocation(event, context))
+            # Short waits: a Timeout (strict.lambda_) stops this thread between two of them.
+            while not box.connection.poll(0.05):
+                pass
+            outcome: sandbox.Outcome = box.connection.recv()
+        except (EOFError, OSError):
+            box.close()
             payload = {
-                "errorType": type(error).__name__,
-                "errorMessage": str(error),
-                "stackTrace": traceback.format_tb(error.__traceback__),
+                "errorType": "Runtime.ExitError",
+                "errorMessage": f"RequestId: {context.aws_request_id} Error: Runtime exited without providing a reason",
             }
-            output.write(traceback.format_exc())
-            return json.dumps(payload), True, output.getvalue()
-        finally:
-            self._environ.activate(None)
-            self._stdout.activate(None)
-            self._stderr.activate(None)
-            with self._count_lock:
-                self.logs.append((fn.function_name, output.getvalue()))
-                del self.logs[:-500]
+            return json.dumps(payload), True, ""
+        except BaseException:
+            box.close()  # stopped (its Timeout): Lambda stops the sandbox with it
+            raise
+        self._give_back(key, box)
+        return outcome.payload, outcome.errored, outcome.logs

@@ -1,131 +1,53 @@
-"""The in-process Lambda runtime (local/redrive_local/runtime.py).
+"""The local Lambda runtime (local/redrive_local/runtime.py, sandbox.py).
 
 What it must keep faithful to Lambda: a function sees its own template Environment plus the
-variables Lambda sets, never another function's, even while moto runs several invocations
-at once on its request threads (``ThreadEnviron``); an exception becomes a function error
-named by its class; the handler is resolved inside the function's code folder.
+variables Lambda sets, never another function's nor the engine's; each invocation runs in a
+sandbox process, reused while warm, one per concurrent invocation; an exception becomes a
+function error named by its class; a sandbox that dies is a Runtime.ExitError; one past its
+Timeout is stopped for real; the handler is resolved inside the function's code folder.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
-import io
 import json
 import os
-import sys
-import threading
+import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from redrive_local import runtime
 from redrive_local.deploy import DeployedStack, deploy_stack
 from redrive_local.engine import ACCOUNT, REGION, REPO_ROOT, LocalEngine, endpoint_session
-from redrive_local.runtime import ThreadEnviron, ThreadOutput
 from tests.support.stack import PythonFunction
-
-# --- ThreadEnviron, directly ----------------------------------------------------------------
-
-
-def run_in_threads(*bodies: Callable[[], Any]) -> list[Any]:
-    """Run each body on its own thread at the same time; return their results in order."""
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        return [f.result(timeout=10) for f in [pool.submit(b) for b in bodies]]
-
-
-def test_thread_environ_overlays_are_per_thread() -> None:
-    base = {"PATH": "/bin", "SHARED": "process"}
-    environ = ThreadEnviron(base)
-    both_active = threading.Barrier(2, timeout=5)
-
-    def function(name: str) -> dict[str, Any]:
-        environ.activate({"PATH": "/bin", "WHO": name, f"ONLY_{name}": "1"})
-        both_active.wait()  # the other thread's overlay is active now too
-        seen = {
-            "who": environ["WHO"],
-            "keys": sorted(environ),
-            "len": len(environ),
-            "shared": environ.get("SHARED"),
-            "copy": environ.copy(),
-        }
-        environ["WRITTEN"] = name  # goes to this thread's overlay only
-        both_active.wait()
-        seen["written"] = environ["WRITTEN"]
-        environ.activate(None)
-        seen["after"] = dict(environ)
-        return seen
-
-    a, b = run_in_threads(lambda: function("A"), lambda: function("B"))
-
-    assert a["who"] == "A" and b["who"] == "B"
-    assert a["keys"] == ["ONLY_A", "PATH", "WHO"] and b["keys"] == ["ONLY_B", "PATH", "WHO"]
-    assert a["len"] == 3 and a["copy"] == {"PATH": "/bin", "WHO": "A", "ONLY_A": "1"}
-    assert a["shared"] is None, "a function must not see process variables outside its environment"
-    assert (a["written"], b["written"]) == ("A", "B")
-    # Deactivated, a thread sees the process environment, which no overlay wrote to.
-    assert a["after"] == b["after"] == {"PATH": "/bin", "SHARED": "process"}
-    assert base == {"PATH": "/bin", "SHARED": "process"}
-
-
-def test_thread_environ_without_overlay_is_the_process_environment() -> None:
-    base = {"A": "1"}
-    environ = ThreadEnviron(base)
-    environ["B"] = "2"
-    del environ["A"]
-    assert base == {"B": "2"}
-    assert "B" in environ and "A" not in environ
-    assert environ.copy() == {"B": "2"} and environ.copy() is not base
-
-
-def test_os_environ_is_the_thread_view(engine: LocalEngine) -> None:
-    """The engine installs ThreadEnviron as ``os.environ``, so ``os.environ[...]`` and
-    ``os.getenv`` inside a handler read the function's variables."""
-    assert isinstance(os.environ, ThreadEnviron)
-    assert os.getenv("PATH") == os.environ["PATH"]
-
-
-def test_thread_output_goes_to_the_active_buffer() -> None:
-    terminal = io.StringIO()
-    output = ThreadOutput(terminal)
-    logs = [io.StringIO(), io.StringIO()]
-    both_active = threading.Barrier(2, timeout=5)
-
-    def function(index: int) -> None:
-        output.activate(logs[index])
-        both_active.wait()
-        output.write(f"from {index}\n")
-        output.activate(None)
-
-    run_in_threads(lambda: function(0), lambda: function(1))
-    output.write("from the stack\n")
-    assert [log.getvalue() for log in logs] == ["from 0\n", "from 1\n"]
-    assert terminal.getvalue() == "from the stack\n"
-
-
-# --- invocations through the Lambda API ---------------------------------------------------
 
 PROBE = """
     import os
-    import threading
+    import time
 
-    BARRIER = None  # set by the test to make two invocations overlap
+    WARM = {"invocations": 0}  # module globals live as long as the sandbox
 
     def handler(event, context):
+        WARM["invocations"] += 1
         names = ("WHO", "ONLY_A", "ONLY_B", "AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_ENDPOINT_URL",
-                 "AWS_ACCOUNT_ID_ENDPOINT_MODE", "REDRIVE_TEST_PROCESS_ONLY", "PATH")
-        before = {k: os.environ.get(k) for k in names}
-        if event.get("overlap"):
-            BARRIER.wait()
-        after = {k: os.environ.get(k) for k in names}
+                 "AWS_ACCOUNT_ID_ENDPOINT_MODE", "REDRIVE_TEST_PROCESS_ONLY", "PATH", "WRITTEN")
+        seen = {k: os.environ.get(k) for k in names}
+        if event.get("write"):
+            os.environ["WRITTEN"] = event["write"]
+        time.sleep(event.get("hold", 0))
         if event.get("fail"):
             raise LookupError("no such order: " + str(event["fail"]))
-        print("handled by", before["WHO"])
+        if event.get("exit"):
+            os._exit(event["exit"])
+        print("handled by", seen["WHO"])
         return {
-            "before": before,
-            "after": after,
+            "seen": seen,
+            "pid": os.getpid(),
+            "warm": WARM["invocations"],
             "context": {
                 "function_name": context.function_name,
                 "request_id": context.aws_request_id,
@@ -137,7 +59,7 @@ PROBE = """
 """
 
 
-def invoke(engine: LocalEngine, name: str, event: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+def invoke(engine: LocalEngine, name: str, event: dict[str, Any]) -> tuple[Any, str | None]:
     response = engine.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
     return json.loads(response["Payload"].read()), response.get("FunctionError")
 
@@ -150,11 +72,6 @@ def probes(python_function: PythonFunction) -> tuple[str, str]:
     )
 
 
-def probe_module(name: str) -> Any:
-    """The probe's module as the runtime imported it (same process)."""
-    return importlib.import_module(name.replace("-", "_"))
-
-
 def test_function_sees_its_environment_and_the_lambda_variables(
     engine: LocalEngine, probes: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -162,15 +79,15 @@ def test_function_sees_its_environment_and_the_lambda_variables(
     name, _ = probes
     result, error = invoke(engine, name, {})
     assert error is None
-    seen = result["before"]
+    seen = result["seen"]
     assert seen["WHO"] == "a" and seen["ONLY_A"] == "1" and seen["ONLY_B"] is None
     assert seen["AWS_LAMBDA_FUNCTION_NAME"] == name
     assert seen["AWS_REGION"] == REGION
     assert seen["AWS_ENDPOINT_URL"] == engine.endpoint_url
     assert seen["AWS_ACCOUNT_ID_ENDPOINT_MODE"] == "disabled"
     assert seen["PATH"] == os.environ["PATH"], "PATH is passed through"
-    assert seen["REDRIVE_TEST_PROCESS_ONLY"] is None, "the process's own variables stay out"
-    assert "WHO" not in os.environ, "the function's variables stay out of the process"
+    assert seen["REDRIVE_TEST_PROCESS_ONLY"] is None, "the engine's own variables stay out"
+    assert "WHO" not in os.environ, "the function's variables stay out of the engine"
 
     context = result["context"]
     assert context["function_name"] == name
@@ -181,27 +98,33 @@ def test_function_sees_its_environment_and_the_lambda_variables(
     assert uuid.UUID(context["request_id"]) != uuid.UUID(again["context"]["request_id"])
 
 
-def test_overlapping_invocations_each_see_only_their_own_environment(
+def test_a_warm_sandbox_is_reused_and_concurrent_invocations_get_one_each(
     engine: LocalEngine, probes: tuple[str, str]
 ) -> None:
-    """Two functions run at the same time on moto's request threads; each sees its own
-    variables before and after the other has started, not the other's."""
+    """One after another, a function's invocations run in the same process with its module
+    globals kept (a warm start); at the same time, each runs in a sandbox of its own."""
+    name, _ = probes
+    first, _ = invoke(engine, name, {})
+    second, _ = invoke(engine, name, {})
+    assert second["pid"] == first["pid"] and second["warm"] == first["warm"] + 1
+
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: invoke(engine, name, {"hold": 1.0}), range(3)))
+    assert [error for _, error in answers] == [None] * 3
+    assert len({result["pid"] for result, _ in answers}) == 3, "three invocations at once, three sandboxes"
+    assert first["pid"] in {result["pid"] for result, _ in answers}, "the warm one among them"
+
+
+def test_what_one_function_writes_to_its_environment_no_other_sees(
+    engine: LocalEngine, probes: tuple[str, str]
+) -> None:
     a, b = probes
-    barrier = threading.Barrier(2, timeout=10)
-    invoke(engine, a, {})  # the runtime imports each probe module on first use
-    invoke(engine, b, {})
-    probe_module(a).BARRIER = barrier
-    probe_module(b).BARRIER = barrier
-
-    (ra, ea), (rb, eb) = run_in_threads(
-        lambda: invoke(engine, a, {"overlap": True}), lambda: invoke(engine, b, {"overlap": True})
-    )
-
-    assert (ea, eb) == (None, None), (ra, rb)
-    for result, who, own, other in ((ra, "a", "ONLY_A", "ONLY_B"), (rb, "b", "ONLY_B", "ONLY_A")):
-        for moment in ("before", "after"):
-            seen = result[moment]
-            assert seen["WHO"] == who and seen[own] == "1" and seen[other] is None, (moment, seen)
+    invoke(engine, a, {"write": "by a"})
+    again, _ = invoke(engine, a, {})
+    other, _ = invoke(engine, b, {})
+    assert again["seen"]["WRITTEN"] == "by a", "a warm sandbox keeps its own process environment"
+    assert other["seen"]["WRITTEN"] is None and other["seen"]["WHO"] == "b"
+    assert "WRITTEN" not in os.environ
 
 
 def test_exception_is_a_function_error_named_by_its_class(engine: LocalEngine, probes: tuple[str, str]) -> None:
@@ -215,15 +138,50 @@ def test_exception_is_a_function_error_named_by_its_class(engine: LocalEngine, p
     assert function == name and "LookupError: no such order: o-7" in log
 
 
-def test_what_a_handler_prints_goes_to_its_invocation_log(
-    engine: LocalEngine, probes: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # pytest's output capture swaps sys.stdout between tests; put the runtime's view back.
-    monkeypatch.setattr(sys, "stdout", engine.runtime._stdout)
+def test_what_a_handler_prints_goes_to_its_invocation_log(engine: LocalEngine, probes: tuple[str, str]) -> None:
     name, _ = probes
     response = engine.client("lambda").invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
     assert base64.b64decode(response["LogResult"]).decode() == "handled by a\n"
     assert engine.runtime.logs[-1] == (name, "handled by a\n")
+
+
+def test_a_sandbox_that_dies_is_an_exit_error_and_the_next_invocation_gets_a_new_one(
+    engine: LocalEngine, probes: tuple[str, str]
+) -> None:
+    name, _ = probes
+    before, _ = invoke(engine, name, {})
+    payload, error = invoke(engine, name, {"exit": 3})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError"
+    after, error = invoke(engine, name, {})
+    # The warm sandbox given back last is taken first: the one ``before`` ran in died.
+    assert error is None and after["pid"] != before["pid"]
+    assert not _alive(before["pid"])
+
+
+def test_a_sandbox_past_its_timeout_is_stopped_for_real(
+    engine: LocalEngine, python_function: PythonFunction, tmp_path: Path
+) -> None:
+    """Lambda stops the sandbox: nothing the handler would do after its Timeout happens."""
+    marker = tmp_path / "ran-on"
+    name = python_function(
+        f"import time\ndef handler(event, context):\n    time.sleep(2.5)\n    open({str(marker)!r}, 'w').close()\n",
+        timeout=1,
+    )
+    payload, error = invoke(engine, name, {})
+    assert error == "Unhandled" and payload["errorType"] == "Sandbox.Timedout"
+    time.sleep(2.5)
+    assert not marker.exists()
+
+
+def test_an_import_error_fails_every_invocation_with_its_name(
+    engine: LocalEngine, python_function: PythonFunction
+) -> None:
+    name = python_function("import no_such_module_here\ndef handler(event, context):\n    return 1\n")
+    for _ in range(2):
+        payload, error = invoke(engine, name, {})
+        assert error == "Unhandled"
+        assert payload["errorType"] == "ModuleNotFoundError" and "no_such_module_here" in payload["errorMessage"]
 
 
 def test_unknown_handler_is_a_named_function_error(engine: LocalEngine, python_function: PythonFunction) -> None:
@@ -235,12 +193,9 @@ def test_unknown_handler_is_a_named_function_error(engine: LocalEngine, python_f
     assert "nowhere.handler" in payload["errorMessage"]
 
 
-def test_handler_is_never_run_from_another_functions_code_folder(
+def test_two_code_folders_with_a_module_of_the_same_name_each_run_their_own(
     engine: LocalEngine, python_function: PythonFunction
 ) -> None:
-    """Two functions whose code folders both hold a module of the same name: one process
-    holds one module per name, so the second function must either run its own module or
-    fail with a HandlerNotFound that says why; it must never run the first one's code."""
     module = f"app_{uuid.uuid4().hex[:8]}"
     names = []
     for marker in ("first", "second"):
@@ -249,14 +204,52 @@ def test_handler_is_never_run_from_another_functions_code_folder(
         (code_dir / f"{module}.py").write_text(f"def handler(event, context):\n    return {marker!r}\n")
         engine.client("lambda").update_function_configuration(FunctionName=name, Handler=f"{module}.handler")
         names.append(name)
+    assert [invoke(engine, name, {}) for name in names] == [("first", None), ("second", None)]
 
-    assert invoke(engine, names[0], {}) == ("first", None)
-    payload, error = invoke(engine, names[1], {})
-    if error is None:
-        assert payload == "second"
-    else:
-        assert error == "Unhandled" and payload["errorType"] == "HandlerNotFound"
-        assert module in payload["errorMessage"] and "already loaded" in payload["errorMessage"]
+
+def test_an_idle_sandbox_is_shut_down(
+    engine: LocalEngine, probes: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name, _ = probes
+    first, _ = invoke(engine, name, {})
+    monkeypatch.setattr(runtime, "IDLE_SECONDS", 0.0)
+    second, _ = invoke(engine, name, {})
+    assert second["pid"] != first["pid"] and second["warm"] == 1
+    deadline = time.monotonic() + 5
+    while _alive(first["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(first["pid"])
+
+
+def test_wait_idle_waits_for_a_running_invocation(engine: LocalEngine, probes: tuple[str, str]) -> None:
+    name, _ = probes
+    invoke(engine, name, {})  # warm
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(invoke, engine, name, {"hold": 1.0})
+        time.sleep(0.3)
+        assert not engine.runtime.wait_idle(timeout=0.1)
+        assert engine.runtime.wait_idle(timeout=10)
+        assert running.done() or running.result(timeout=1)
+
+
+def test_prewarm_keeps_that_many_sandboxes_warm(engine: LocalEngine, python_function: PythonFunction) -> None:
+    name = python_function(PROBE, env={"WHO": "warm"})
+    fn = _moto_function(name)
+    assert engine.runtime.prewarm([fn], count=2) == 2
+    assert engine.runtime.prewarm([fn], count=2) == 0, "already warm"
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: invoke(engine, name, {"hold": 0.5}), range(2)))
+    assert len({result["pid"] for result, _ in answers}) == 2
+    assert [result["warm"] for result, _ in answers] == [1, 1], "each sandbox's first invocation"
+    assert engine.runtime.prewarm([fn], count=2) == 0, "both given back warm, none started"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _moto_function(name: str) -> Any:

@@ -73,7 +73,7 @@ def python_function(
     code is ``source`` (a module with ``handler(event, context)``) and returns its name.
 
     Its code is a folder under the session's tmp dir, named like a packaged CodeUri (an S3 key
-    relative to the repository), so the in-process runtime runs it as it runs the template's
+    relative to the repository), so the local Lambda runtime runs it as it runs the template's
     functions. Each function gets its own module name."""
 
     def _create(source: str, env: dict[str, str] | None = None, timeout: int = 30) -> str:

@@ -166,7 +166,9 @@ def records_in_pointer(body: str, outcome_of: dict[str, str]) -> set[str]:
 
 
 def reopen_lease(engine: LocalEngine, rehearsal: Rehearsal, run_id: str) -> None:
-    """The run's lease open again, as it is while the Redrive state runs."""
+    """The run's lease open again, as it is while the Redrive state runs (once the functions
+    the execution's end started, the reconciler's among them, have returned)."""
+    assert engine.runtime.wait_idle(timeout=30)
     table = rehearsal.stack.resources["RunStateTable"] if rehearsal.stack else ""
     engine.client("dynamodb").update_item(
         TableName=table,
@@ -192,7 +194,7 @@ def test_a_batch_is_redriven_at_most_once_even_when_its_iteration_is_retried(eng
     for _ in range(2):  # the Map iteration, then its retry
         response = lam.invoke(FunctionName=redrive_fn, Payload=json.dumps({"run": run_state, "batchId": "b00001"}))
         answers.append(json.loads(response["Payload"].read()))
-    assert engine.runtime.invocations[consumer_fn] == before + 1
+    assert engine.runtime.invocations[consumer_fn] == before + 1, answers
     assert [a["repeated"] for a in answers] == [False, True]
     assert [a["failed"] for a in answers] == [0, 0]
 

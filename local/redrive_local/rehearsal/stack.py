@@ -155,6 +155,7 @@ class RehearsalStack:
         say("deploying template.yaml on the local stack")
         stack = self.deploy()
         say(f"stack {stack.name}: {len(stack.resources)} resources")
+        self.engine.warm_functions(stack.name)  # their inits run while the records are written
         self.write_records()
         say(f"wrote {len(self.scenario.records)} records to the {self.scenario.source.type} source")
         consumed = self.consumer.run_until_idle()

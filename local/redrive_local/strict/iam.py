@@ -5,7 +5,7 @@ names a resource only for SQS and S3 (every other call is checked against ``"*"`
 policy scoped to a table or a stream would deny everything), and it refuses the harness's
 own admin credentials. So the local stack does what AWS does, in one place:
 
-- every principal the stack runs code as (a function, through the in-process runtime; the
+- every principal the stack runs code as (a function, through the local Lambda runtime; the
   state machine, through the Step Functions interpreter's Lambda client; an event source
   mapping, through the emulator) signs its calls with credentials that moto's STS issued
   when the stack assumed that principal's role (:func:`role_credentials`);

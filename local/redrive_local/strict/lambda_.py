@@ -1,4 +1,4 @@
-"""Lambda as strict as AWS where moto (with the in-process runtime) accepts more.
+"""Lambda as strict as AWS where moto (with the local runtime) accepts more.
 
 moto checks no invoke request size, runs a handler for as long as it takes whatever the
 function's Timeout, and never throttles a function over its reserved concurrency. Each
@@ -113,15 +113,14 @@ def _lambda_reserved_concurrency() -> None:
 
 
 class _SandboxTimedOut(BaseException):
-    """Raised inside a handler's thread once its Timeout has passed: the function stops, as
-    Lambda stops its sandbox. A BaseException, so the handler's ``except Exception`` does
-    not swallow it."""
+    """Raised in the thread that waits on an invocation once its Timeout has passed: the
+    runtime kills the invocation's sandbox, as Lambda stops it. A BaseException, so no
+    ``except Exception`` on the way swallows it."""
 
 
 def _stop(thread: threading.Thread) -> None:
-    """Raise :class:`_SandboxTimedOut` in ``thread`` at its next Python instruction (a
-    blocking call, a sleep, returns first: the closest a process can come to Lambda
-    freezing the sandbox)."""
+    """Raise :class:`_SandboxTimedOut` in ``thread`` at its next Python instruction (the
+    runtime waits on a sandbox in short polls, so within a twentieth of a second)."""
     if thread.ident is not None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(_SandboxTimedOut))
 
@@ -140,10 +139,10 @@ def timed_out_payload(request_id: str, timeout: float) -> dict[str, str]:
     "reports as the task's error"
 )
 def _lambda_function_timeout() -> None:
-    """The in-process runtime (``workarounds._run_lambda_in_process``) runs a handler to
-    its end, however long past its Timeout: pacing sleeps and slow consumers succeed
-    locally where Lambda stops them. Each invocation now runs in its own thread, for at
-    most the function's Timeout; then it is stopped and answers as Lambda does."""
+    """The local runtime (``workarounds._run_lambda_in_sandboxes``) runs a handler to its
+    end, however long past its Timeout: pacing sleeps and slow consumers succeed locally
+    where Lambda stops them. Each invocation is now waited on in its own thread, for at
+    most the function's Timeout; then its sandbox is killed and it answers as Lambda does."""
     from moto.awslambda.models import LambdaFunction
 
     original = LambdaFunction.invoke

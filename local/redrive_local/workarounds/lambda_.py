@@ -1,4 +1,4 @@
-"""Lambda: functions run in this process, moto's stream delivery is off, and a function's
+"""Lambda: functions run in the local runtime's sandboxes, moto's stream delivery is off, and a function's
 environment values are strings."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 from .registry import workaround
 
-# The in-process Lambda runtime registers itself here (see runtime.py); moto's invoke
+# The local Lambda runtime registers itself here (see runtime.py); moto's invoke
 # path calls it instead of starting a Docker container.
 LambdaInvoker = Callable[[Any, Any], tuple[str, bool, str]]
 _lambda_invoker: LambdaInvoker | None = None
@@ -20,11 +20,12 @@ def set_lambda_invoker(invoker: LambdaInvoker) -> None:
 
 
 @workaround
-def _run_lambda_in_process() -> None:
+def _run_lambda_in_sandboxes() -> None:
     """moto's ``LambdaFunction._invoke_lambda`` runs the code in a Docker container.
 
-    There is no Docker engine here; the local runtime runs the template's Handler in this
-    process instead and returns what moto expects: (payload, errored, logs).
+    There is no Docker engine here; the local runtime runs the template's Handler in a
+    sandbox process of its own instead (runtime.py, sandbox.py) and returns what moto
+    expects: (payload, errored, logs).
     """
     from moto.awslambda.models import LambdaFunction
 
@@ -40,7 +41,7 @@ def _run_lambda_in_process() -> None:
 def _simple_lambda_backend_runs_functions() -> None:
     """With ``lambda.use_docker`` False (set above) moto serves the Lambda API from
     ``LambdaSimpleBackend``, whose ``invoke`` returns the request body (or a queued canned
-    result) and never calls the function, so the in-process runtime is bypassed and every
+    result) and never calls the function, so the local runtime is bypassed and every
     Invoke, the Step Functions interpreter's included, echoes its input. Route it to
     ``LambdaBackend.invoke``, which runs ``LambdaFunction.invoke`` and so the runtime.
 
