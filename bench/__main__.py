@@ -112,7 +112,8 @@ def run() -> str:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     say("")
     say(
-        f"Wall and CPU seconds run deploy to report (the first run also starts the engine), with the machine's "
+        f"Wall and CPU seconds run deploy to report (the first run also starts the engine; CPU counts the "
+        f"engine's process and the functions' sandboxes), with the machine's "
         f"load average at {load:.1f}; Lambda GB-s are the local runtime's measured durations times each "
         "function's memory, so they grow with the load too."
     )

@@ -59,6 +59,7 @@ class _Sandbox:
         self.connection = connection
         self.pid = pid
         self.idle_since = time.monotonic()
+        self.cpu_reported = 0.0
 
     def close(self) -> None:
         """Stop it, busy or not (Lambda stops a sandbox whose invocation timed out)."""
@@ -94,6 +95,7 @@ class LambdaRuntime:
         self.region = region
         self.invocations: Counter[str] = Counter()
         self.logs: list[tuple[str, str]] = []  # (function name, what it printed), newest last
+        self.sandbox_cpu_seconds = 0.0  # the sandboxes' CPU time, as far as they reported it
         self._count_lock = threading.Lock()
         self._running = 0
         self._idle_changed = threading.Condition(self._count_lock)
@@ -311,5 +313,8 @@ class LambdaRuntime:
         except BaseException:
             box.close()  # stopped (its Timeout): Lambda stops the sandbox with it
             raise
+        with self._count_lock:
+            self.sandbox_cpu_seconds += outcome.cpu_seconds - box.cpu_reported
+        box.cpu_reported = outcome.cpu_seconds
         self._give_back(key, box)
         return outcome.payload, outcome.errored, outcome.logs

@@ -104,6 +104,7 @@ class Outcome:
     payload: str
     errored: bool
     logs: str
+    cpu_seconds: float  # the sandbox's CPU time since it was forked (its init included)
 
 
 class _InvocationLog(io.TextIOBase):
@@ -183,10 +184,10 @@ def serve(connection: Connection, code_dir: str, handler_name: str, environment:
             return
         log.start()
         if init_error is not None:
-            outcome = Outcome(json.dumps(error_payload(init_error)), True, init_log)
+            outcome = Outcome(json.dumps(error_payload(init_error)), True, init_log, time.process_time())
         else:
             payload, errored = run(handler, invocation)
-            outcome = Outcome(payload, errored, log.buffer_.getvalue())
+            outcome = Outcome(payload, errored, log.buffer_.getvalue(), time.process_time())
         connection.send(outcome)
 
 

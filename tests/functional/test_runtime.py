@@ -244,6 +244,13 @@ def test_prewarm_keeps_that_many_sandboxes_warm(engine: LocalEngine, python_func
     assert engine.runtime.prewarm([fn], count=2) == 0, "both given back warm, none started"
 
 
+def test_sandboxes_report_their_cpu_time(engine: LocalEngine, python_function: PythonFunction) -> None:
+    name = python_function("def handler(event, context):\n    return sum(i * i for i in range(2_000_000))\n")
+    before = engine.runtime.sandbox_cpu_seconds
+    invoke(engine, name, {})
+    assert engine.runtime.sandbox_cpu_seconds - before > 0.05, "the loop's CPU, spent in the sandbox"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
