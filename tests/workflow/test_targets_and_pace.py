@@ -347,3 +347,24 @@ def test_without_a_batch_size_the_consumer_gets_batches_no_larger_than_its_mappi
     bucket = rehearsal.outputs["RunBucketName"]
     batches = [s3_json(engine, bucket, k) for k in s3_keys(engine, bucket, f"runs/{run_id_of(report)}/batches/")]
     assert sorted(len(b["records"]) for b in batches) == [2, 4, 4]
+
+
+def test_a_rehearsal_warms_a_sandbox_per_lane_of_the_redrive_function_and_the_consumer(engine: LocalEngine) -> None:
+    """So the pace measures the limiter, not the lanes' cold starts (README: The local stack)."""
+    from moto.awslambda.utils import get_backend
+
+    rehearsal = Rehearsal(kinesis_scenario(REPAIRABLE[:1]), trigger="manual", engine=engine)
+    rehearsal.prepare()
+    assert rehearsal.stack is not None
+    lambdas = get_backend(ACCOUNT, REGION)
+    redrive = lambdas.get_function(rehearsal.stack.resources["RedriveFunction"])
+    consumer = lambdas.get_function(rehearsal.outputs["ExampleConsumerFunction"])
+    prepare = lambdas.get_function(rehearsal.stack.resources["PrepareFunction"])
+    assert engine.runtime.prewarm([prepare], count=1) == 0, "one warm sandbox per function from the deploy"
+
+    rehearsal._warm_lanes({"redrive": {"concurrency": 3}})
+    assert engine.runtime.prewarm([redrive, consumer], count=3) == 0, "three lanes, three warm sandboxes each"
+    rehearsal._warm_lanes({"redrive": {"concurrency": 50}})
+    assert engine.runtime.prewarm([redrive], count=10) == 0, "capped at ten"
+    assert engine.runtime.prewarm([redrive], count=11) == 1
+    assert engine.runtime.prewarm([prepare], count=2) == 1, "the other functions are not warmed per lane"
