@@ -298,7 +298,12 @@ class LambdaRuntime:
         key = _sandbox_key(fn, code_dir, env)
         box = self._take(key) or self._start(code_dir, str(fn.handler), env)
         try:
-            box.connection.send(sandbox.Invocation(event, context))
+            try:
+                box.connection.send(sandbox.Invocation(event, context))
+            except OSError:  # a warm sandbox that died idle never got it: Lambda would not reuse it
+                box.close()
+                box = self._start(code_dir, str(fn.handler), env)
+                box.connection.send(sandbox.Invocation(event, context))
             # Short waits: a Timeout (strict.lambda_) stops this thread between two of them.
             while not box.connection.poll(0.05):
                 pass

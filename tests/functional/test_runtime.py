@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -157,6 +158,17 @@ def test_a_sandbox_that_dies_is_an_exit_error_and_the_next_invocation_gets_a_new
     # The warm sandbox given back last is taken first: the one ``before`` ran in died.
     assert error is None and after["pid"] != before["pid"]
     assert not _alive(before["pid"])
+
+
+def test_a_warm_sandbox_that_died_idle_is_not_reused(engine: LocalEngine, probes: tuple[str, str]) -> None:
+    name, _ = probes
+    warm, _ = invoke(engine, name, {})
+    os.kill(warm["pid"], signal.SIGKILL)
+    while _alive(warm["pid"]):
+        time.sleep(0.01)
+    # The dead one is taken first (given back last); the invocation runs in a new sandbox.
+    after, error = invoke(engine, name, {})
+    assert error is None and after["pid"] != warm["pid"]
 
 
 def test_a_sandbox_past_its_timeout_is_stopped_for_real(
