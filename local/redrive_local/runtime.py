@@ -101,6 +101,7 @@ class LambdaRuntime:
         self._idle_changed = threading.Condition(self._count_lock)
         self._idle: dict[tuple[str, ...], list[_Sandbox]] = {}
         self._idle_lock = threading.Lock()
+        self._reaped_at = 0.0
         self._start_lock = threading.Lock()
         self._zygote: subprocess.Popen[bytes] | None = None
         self._listener: Listener | None = None
@@ -223,23 +224,33 @@ class LambdaRuntime:
             raise SandboxStartFailed(f"no sandbox for {handler} connected within {START_SECONDS:g} s") from None
 
     def _take(self, key: tuple[str, ...]) -> _Sandbox | None:
-        now = time.monotonic()
-        stale: list[_Sandbox] = []
+        stale = self._stale()
         taken: _Sandbox | None = None
         with self._idle_lock:
-            for other, idle in list(self._idle.items()):
-                fresh = [s for s in idle if now - s.idle_since < IDLE_SECONDS]
-                stale.extend(s for s in idle if now - s.idle_since >= IDLE_SECONDS)
-                if fresh:
-                    self._idle[other] = fresh
-                else:
-                    del self._idle[other]
             pool = self._idle.get(key)
             if pool:
                 taken = pool.pop()
         for box in stale:
             box.close()
         return taken
+
+    def _stale(self) -> list[_Sandbox]:
+        """The sandboxes idle past IDLE_SECONDS, taken out of the pools; looked for at most
+        once a second (every invocation passes here)."""
+        now = time.monotonic()
+        stale: list[_Sandbox] = []
+        with self._idle_lock:
+            if now - self._reaped_at < min(1.0, IDLE_SECONDS):
+                return stale
+            self._reaped_at = now
+            for key, idle in list(self._idle.items()):
+                stale.extend(s for s in idle if now - s.idle_since >= IDLE_SECONDS)
+                fresh = [s for s in idle if now - s.idle_since < IDLE_SECONDS]
+                if fresh:
+                    self._idle[key] = fresh
+                else:
+                    del self._idle[key]
+        return stale
 
     def _give_back(self, key: tuple[str, ...], box: _Sandbox) -> None:
         box.idle_since = time.monotonic()

@@ -109,13 +109,16 @@ class Outcome:
 
 class _InvocationLog(io.TextIOBase):
     """``sys.stdout`` and ``sys.stderr`` of the sandbox: whatever writes to them (print, a
-    logging handler made at import time) writes to the running invocation's log."""
+    logging handler made at import time) writes to the running invocation's log; what the
+    init phase printed goes to the first invocation's, as in Lambda's log stream."""
 
     def __init__(self) -> None:
         self.buffer_ = io.StringIO()
 
-    def start(self) -> None:
-        self.buffer_ = io.StringIO()
+    def take(self) -> str:
+        """What was written since the last take."""
+        text, self.buffer_ = self.buffer_.getvalue(), io.StringIO()
+        return text
 
     def write(self, text: str) -> int:
         return self.buffer_.write(text)
@@ -176,18 +179,19 @@ def serve(connection: Connection, code_dir: str, handler_name: str, environment:
         init_error: BaseException | None = None
     except Exception as error:  # Lambda answers every invocation of a broken init with its error
         handler, init_error = None, error
-        init_log = traceback.format_exc()
+        traceback.print_exc()
+    init_log = log.take()
     while True:
         try:
             invocation: Invocation = connection.recv()
         except (EOFError, OSError):
             return
-        log.start()
         if init_error is not None:
             outcome = Outcome(json.dumps(error_payload(init_error)), True, init_log, time.process_time())
         else:
             payload, errored = run(handler, invocation)
-            outcome = Outcome(payload, errored, log.buffer_.getvalue(), time.process_time())
+            outcome = Outcome(payload, errored, init_log + log.take(), time.process_time())
+            init_log = ""
         connection.send(outcome)
 
 

@@ -146,6 +146,16 @@ def test_what_a_handler_prints_goes_to_its_invocation_log(engine: LocalEngine, p
     assert engine.runtime.logs[-1] == (name, "handled by a\n")
 
 
+def test_what_the_init_printed_goes_to_the_first_invocations_log(
+    engine: LocalEngine, python_function: PythonFunction
+) -> None:
+    name = python_function("print('init: connected')\ndef handler(event, context):\n    print('handled')\n")
+    invoke(engine, name, {})
+    assert engine.runtime.logs[-1] == (name, "init: connected\nhandled\n")
+    invoke(engine, name, {})
+    assert engine.runtime.logs[-1] == (name, "handled\n"), "a warm start has no init"
+
+
 def test_a_sandbox_that_dies_is_an_exit_error_and_the_next_invocation_gets_a_new_one(
     engine: LocalEngine, probes: tuple[str, str]
 ) -> None:

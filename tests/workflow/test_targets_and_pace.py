@@ -362,8 +362,11 @@ def test_a_rehearsal_warms_a_sandbox_per_lane_of_the_redrive_function_and_the_co
     prepare = lambdas.get_function(rehearsal.stack.resources["PrepareFunction"])
     assert engine.runtime.prewarm([prepare], count=1) == 0, "one warm sandbox per function from the deploy"
 
+    rehearsal._warm_lanes({})  # the stack's default concurrency, 2
+    assert engine.runtime.prewarm([redrive, consumer], count=2) == 0, "two lanes by default, two warm each"
+    assert engine.runtime.prewarm([redrive], count=3) == 1
     rehearsal._warm_lanes({"redrive": {"concurrency": 3}})
-    assert engine.runtime.prewarm([redrive, consumer], count=3) == 0, "three lanes, three warm sandboxes each"
+    assert engine.runtime.prewarm([consumer], count=3) == 0, "three lanes, three warm sandboxes each"
     rehearsal._warm_lanes({"redrive": {"concurrency": 50}})
     assert engine.runtime.prewarm([redrive], count=10) == 0, "capped at ten"
     assert engine.runtime.prewarm([redrive], count=11) == 1

@@ -102,13 +102,19 @@ class Rehearsal:
         provisioned concurrency on AWS for a paced redrive; see README: Performance)."""
         if self.stack is None:
             return
-        asked = (settings.get("redrive") or {}).get("concurrency") or self.stack.parameters.get("DefaultConcurrency")
+        asked = (settings.get("redrive") or {}).get("concurrency") or self._stack_default_concurrency()
         try:
-            lanes = min(int(asked or 2), WARM_LANES_MAX)
+            lanes = min(int(asked), WARM_LANES_MAX)
         except (TypeError, ValueError):
             return  # Prepare refuses it by name
         names = (self.stack.resources.get("RedriveFunction", ""), self.outputs.get("ExampleConsumerFunction", ""))
         self.engine.warm_functions(self.stack.name, lanes, names)
+
+    def _stack_default_concurrency(self) -> str:
+        """The concurrency a run that names none gets: Prepare's DEFAULT_CONCURRENCY, as deployed."""
+        prepare = self.stack.resources.get("PrepareFunction", "") if self.stack else ""
+        configuration = self.engine.client("lambda").get_function_configuration(FunctionName=prepare)
+        return str(configuration.get("Environment", {}).get("Variables", {}).get("DEFAULT_CONCURRENCY", ""))
 
     def redrive(self, run_input: dict[str, Any] | None = None) -> dict[str, Any]:
         """Start the workflow on the prepared stack, wait for it, and report."""
